@@ -1,0 +1,94 @@
+"""Builds the Bolt app from its parts: a factory with every client handed in, no globals."""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import anthropic
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.config import Settings
+from bot.listeners import actions, commands
+from bot.runner import Runner
+from bot.store import Store
+from bot.votes import VoteRefresher
+from orchestrator.engine import Engine
+from orchestrator.llm import LLM, make_client
+
+# Bolt's default listener pool has 5 threads; every click and command waits on it for its ack.
+LISTENER_THREADS = 32
+
+
+def make_slack_client(settings: Settings) -> WebClient:
+    """A WebClient that rides out Slack's rate limits (429 + Retry-After), 5xx and dropped connections."""
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=30,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+@dataclass
+class Services:
+    """Everything a running bot owns, so `__main__` and tests build and close it the same way."""
+
+    app: App
+    store: Store
+    executors: tuple[ThreadPoolExecutor, ...]
+
+    def close(self) -> None:
+        for executor in self.executors:
+            executor.shutdown(wait=True)
+        self.store.close()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine,
+    store: Store,
+    client: WebClient,
+    runs: Executor,
+    listeners: Executor,
+) -> App:
+    """The Bolt app with its listeners. Request signatures are verified in HTTP mode."""
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret or None,
+        request_verification_enabled=not settings.socket_mode,
+        listener_executor=listeners,
+    )
+    commands.register(app, Runner(engine, store, client, runs), settings.max_task_chars)
+    actions.register(app, store, VoteRefresher(store, client))
+    return app
+
+
+def build(settings: Settings, anthropic_client: anthropic.Anthropic | None = None) -> Services:
+    """Wire the real clients from settings. Without an injected Anthropic client the SDK's own is built,
+    which reads ANTHROPIC_BASE_URL itself."""
+    store = Store(settings.db_path)
+    client = make_slack_client(settings)
+    workers = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="worker")
+    runs = ThreadPoolExecutor(settings.run_threads, thread_name_prefix="run")
+    listeners = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="listener")
+    engine = Engine(
+        LLM(anthropic_client or make_client()),
+        workers,
+        orchestrator_model=settings.orchestrator_model,
+        worker_model=settings.worker_model,
+    )
+    app = create_app(settings, engine=engine, store=store, client=client, runs=runs, listeners=listeners)
+    # Shut down in this order: no new clicks, then runs (which wait on workers), then workers.
+    return Services(app=app, store=store, executors=(listeners, runs, workers))

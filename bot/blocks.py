@@ -1,0 +1,220 @@
+"""Pure Block Kit builders: each returns the keyword arguments of one Slack message (`text`, `blocks`).
+
+Everything a model or a user wrote goes through `bot.text` here, so no message can ping anyone, and long
+texts are split over sections and messages within Slack's limits instead of being cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.text import escape, markdown_to_mrkdwn, split_text, truncate_plain
+from orchestrator.parsing import Approach
+
+Message = dict[str, Any]
+Block = dict[str, Any]
+
+SECTION_LIMIT = 3000  # characters of text in one section block
+SECTIONS_PER_MESSAGE = 10  # well under the 50-block limit, and ~30k characters of text per message
+FALLBACK_LIMIT = 150  # notification text: a summary, the blocks carry the content
+VOTE_UP = "vote_up"
+VOTE_DOWN = "vote_down"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run stands, for the parent message's status line."""
+
+    phase: str  # planning | writing | done | partial | failed
+    total: int = 0
+    finished: int = 0
+    failed: int = 0
+    seconds: float | None = None
+    tokens: int | None = None
+    error: str | None = None
+
+
+def status_line(progress: Progress) -> str:
+    """One mrkdwn line: what is happening now, and how long and how many tokens it took once done."""
+    cost = ""
+    if progress.seconds is not None:
+        cost += f" · {progress.seconds:.1f}s"
+    if progress.tokens:
+        cost += f" · {progress.tokens:,} tokens"
+    if progress.phase == "planning":
+        return "⏳ Planning approaches…"
+    if progress.phase == "writing":
+        return f"✍️ Writing {progress.total} approaches: {progress.finished} of {progress.total} done{cost}"
+    if progress.phase == "failed" and progress.total and progress.failed == progress.total:
+        return f"⚠️ All {progress.total} approaches failed{cost}"
+    if progress.phase == "failed":
+        reason = f": {escape(progress.error)}" if progress.error else ""
+        return f"⚠️ Failed{reason}{cost}"
+    written = progress.total - progress.failed
+    if progress.failed:
+        return f"⚠️ Done: {written} of {progress.total} variations written, {progress.failed} failed{cost}"
+    return f"✅ Done: {progress.total} variations{cost}"
+
+
+def _fallback(text: str) -> str:
+    """The message's `text`: shown in notifications and parsed for mentions, so escaped and short."""
+    return truncate_plain(escape(" ".join(text.split())), FALLBACK_LIMIT)
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + line if line else ">" for line in text.splitlines())
+
+
+def parent_message(user_id: str, task: str, context: Mapping[str, str], progress: Progress) -> Message:
+    """The channel message a run hangs its thread on: who asked, the request, its context, the status."""
+    blocks: list[Block] = [_section(f"<@{user_id}> asked for variations:")]
+    blocks += [_section(_quote(chunk)) for chunk in split_text(escape(task.strip()), SECTION_LIMIT - 200)]
+    if context:
+        pairs = " · ".join(f"*{escape(key)}:* {escape(value)}" for key, value in context.items())
+        blocks.append(_context(truncate_plain(pairs, SECTION_LIMIT)))
+    blocks.append(_context(status_line(progress)))
+    return {"text": _fallback(f"Variations: {task.strip()}"), "blocks": blocks}
+
+
+def approach_title(position: int, approach: Approach) -> str:
+    name = approach.type[:1].upper() + approach.type[1:]
+    return f"*{position + 1}. {escape(name)}*"
+
+
+def analysis_message(analysis: str, approaches: Sequence[Approach] = ()) -> Message:
+    """The first threaded reply: the orchestrator's reasoning and, once known, the approaches it chose."""
+    blocks: list[Block] = [_section("🧭 *How I'll approach this*")]
+    blocks += [_section(chunk) for chunk in split_text(markdown_to_mrkdwn(analysis), SECTION_LIMIT)]
+    if approaches:
+        lines = [f"{approach_title(i, a)}: {escape(a.description)}" for i, a in enumerate(approaches)]
+        blocks += [_section(chunk) for chunk in split_text("\n".join(lines), SECTION_LIMIT)]
+    return {
+        "text": _fallback(f"Analysis: {analysis}" if analysis else "Approaches"),
+        "blocks": blocks,
+    }
+
+
+def vote_buttons(variation_id: int, up: int, down: int) -> Block:
+    """👍/👎 with their current counts; the value carries the variation's id back on a click."""
+
+    def button(action_id: str, emoji: str, count: int) -> Block:
+        return {
+            "type": "button",
+            "action_id": action_id,
+            "text": {"type": "plain_text", "text": f"{emoji} {count}", "emoji": True},
+            "value": str(variation_id),
+        }
+
+    return {
+        "type": "actions",
+        "block_id": f"votes-{variation_id}",
+        "elements": [button(VOTE_UP, "👍", up), button(VOTE_DOWN, "👎", down)],
+    }
+
+
+def variation_messages(
+    variation_id: int,
+    position: int,
+    approach: Approach,
+    text: str,
+    *,
+    up: int = 0,
+    down: int = 0,
+    footnote: str | None = None,
+) -> list[Message]:
+    """One variation as one message or, when long, several; the vote buttons go on the last one.
+
+    Deterministic for the same input, so a vote can rebuild exactly the message that holds its buttons.
+    """
+    title = f"{approach_title(position, approach)}: _{escape(approach.description)}_"
+    chunks = split_text(markdown_to_mrkdwn(text), SECTION_LIMIT)
+    pages = [chunks[i : i + SECTIONS_PER_MESSAGE] for i in range(0, len(chunks), SECTIONS_PER_MESSAGE)]
+    messages: list[Message] = []
+    for number, page in enumerate(pages, start=1):
+        heading = title if len(pages) == 1 else f"{title} ({number} of {len(pages)})"
+        blocks = [_section(truncate_plain(heading, SECTION_LIMIT))] + [_section(chunk) for chunk in page]
+        fallback = f"{position + 1}. {approach.type}: {text}"
+        messages.append({"text": _fallback(fallback), "blocks": blocks})
+    last = messages[-1]["blocks"]
+    last.append(vote_buttons(variation_id, up, down))
+    if footnote:
+        last.append(_context(escape(footnote)))
+    return messages
+
+
+def footnote(row: Mapping[str, Any]) -> str | None:
+    """The small print under a variation: model, time and tokens, from its stored row."""
+    parts = []
+    if row.get("model"):
+        parts.append(str(row["model"]))
+    if row.get("seconds") is not None:
+        parts.append(f"{row['seconds']:.1f}s")
+    tokens = (row.get("input_tokens") or 0) + (row.get("output_tokens") or 0)
+    if tokens:
+        parts.append(f"{tokens:,} tokens")
+    if row.get("stop_reason") == "max_tokens":
+        parts.append("stopped at the length limit")
+    return " · ".join(parts) or None
+
+
+def stored_variation_messages(row: Mapping[str, Any], up: int = 0, down: int = 0) -> list[Message]:
+    """`variation_messages` for a row of the `variations` table (used again on every vote)."""
+    return variation_messages(
+        row["id"],
+        row["position"],
+        Approach(row["type"], row["description"] or ""),
+        row["text"] or "",
+        up=up,
+        down=down,
+        footnote=footnote(row),
+    )
+
+
+def failed_variation_message(position: int, approach: Approach, reason: str) -> Message:
+    """A failed approach stays visible in the thread, with the reason in plain words."""
+    title = f"{approach_title(position, approach)}: _{escape(approach.description)}_"
+    return {
+        "text": _fallback(f"{position + 1}. {approach.type} failed: {reason}"),
+        "blocks": [
+            _section(truncate_plain(title, SECTION_LIMIT)),
+            _section(truncate_plain(f"⚠️ This approach failed: {escape(reason)}", SECTION_LIMIT)),
+        ],
+    }
+
+
+def plan_failed_message(reason: str) -> Message:
+    text = f"⚠️ I couldn't plan any approaches for this request. {reason}"
+    return {"text": _fallback(text), "blocks": [_section(escape(text))]}
+
+
+HELP_TEXT = """\
+*/variations* asks Claude for several distinct takes on one request, written in parallel and posted \
+in a thread, so your team can vote on the best one.
+
+*Usage*
+`/variations Write a product description for our new water bottle`
+
+Add context on the lines after the request, one `name: value` per line; it reaches every prompt:
+```/variations Write a product description for our new water bottle
+audience: hikers and commuters
+key features: keeps drinks cold 24h, 750 ml, dishwasher safe```
+Vote with 👍 / 👎 under each variation; click the same button again to take your vote back."""
+
+
+def help_message(problem: str | None = None) -> Message:
+    """The ephemeral usage message, optionally led by what was wrong with the input."""
+    blocks: list[Block] = []
+    if problem:
+        blocks.append(_section(f"⚠️ {escape(problem)}"))
+    blocks.append(_section(HELP_TEXT))
+    return {"text": _fallback(problem or "How to use /variations"), "blocks": blocks}

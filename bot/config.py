@@ -1,0 +1,81 @@
+"""Settings from the environment, checked once at start so a misconfiguration is one clear line."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from orchestrator.settings import models_from_env
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str
+    slack_signing_secret: str
+    slack_app_token: str | None
+    slack_api_url: str
+    orchestrator_model: str
+    worker_model: str
+    db_path: str
+    port: int
+    worker_threads: int
+    run_threads: int
+    max_task_chars: int
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        def get(name: str) -> str | None:
+            value = environ.get(name, "").strip()
+            return value or None
+
+        def positive_int(name: str, default: int) -> int:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+            if value < 1:
+                raise ConfigError(f"{name} must be at least 1, got {value}")
+            return value
+
+        bot_token = get("SLACK_BOT_TOKEN")
+        if bot_token is None:
+            raise ConfigError("SLACK_BOT_TOKEN is not set (the bot token, xoxb-…)")
+        app_token = get("SLACK_APP_TOKEN")
+        signing_secret = get("SLACK_SIGNING_SECRET")
+        if app_token is None and signing_secret is None:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify requests "
+                "(or set SLACK_APP_TOKEN to use Socket Mode)"
+            )
+        if get("ANTHROPIC_API_KEY") is None:
+            raise ConfigError("ANTHROPIC_API_KEY is not set")
+        api_url = get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+        if not api_url.endswith("/"):
+            api_url += "/"
+        orchestrator_model, worker_model = models_from_env(environ)
+        return cls(
+            slack_bot_token=bot_token,
+            slack_signing_secret=signing_secret or "",
+            slack_app_token=app_token,
+            slack_api_url=api_url,
+            orchestrator_model=orchestrator_model,
+            worker_model=worker_model,
+            db_path=get("VARIATIONS_DB") or "variations.db",
+            port=positive_int("PORT", 3000),
+            worker_threads=positive_int("VARIATIONS_WORKER_THREADS", 16),
+            run_threads=positive_int("VARIATIONS_RUN_THREADS", 8),
+            max_task_chars=positive_int("VARIATIONS_MAX_TASK_CHARS", 4000),
+        )

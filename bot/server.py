@@ -1,0 +1,41 @@
+"""HTTP mode: Bolt's WSGI adapter behind waitress, a production WSGI server (Bolt's `App.start()` is a
+development server). Every Slack request arrives at `POST /slack/events`."""
+
+from __future__ import annotations
+
+import threading
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress import create_server
+from waitress.server import BaseWSGIServer
+
+EVENTS_PATH = "/slack/events"
+
+
+class HttpServer:
+    """A waitress server for the app that can also run in a background thread (tests, benchmarks)."""
+
+    def __init__(self, app: App, *, host: str = "0.0.0.0", port: int = 3000, threads: int = 8) -> None:
+        self._server: BaseWSGIServer = create_server(
+            SlackRequestHandler(app, path=EVENTS_PATH), host=host, port=port, threads=threads
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The events URL as a client on this machine reaches it."""
+        return f"http://127.0.0.1:{self._server.effective_port}{EVENTS_PATH}"
+
+    def serve_forever(self) -> None:
+        self._server.run()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.close()
+        self._server.task_dispatcher.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,263 @@
+"""Plan a task, run one worker per approach in a thread pool, and report progress as events.
+
+The orchestrator's reply is streamed and parsed as it arrives, so each worker starts as soon as its
+`</task>` closes instead of after the whole plan. All progress flows through one queue and comes out of
+`Engine.run` as an iterator of events, in the caller's thread: a Slack layer or a terminal can show each
+variation the moment it is ready, without needing to be thread-safe itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+from orchestrator.llm import LLM, Completion, LLMError, Usage
+from orchestrator.parsing import (
+    AnalysisParsed,
+    Approach,
+    ApproachParsed,
+    Plan,
+    PlanParseError,
+    PlanStreamParser,
+    parse_response,
+)
+from orchestrator.prompts import orchestrator_prompt, worker_prompt
+
+log = logging.getLogger(__name__)
+
+MIN_APPROACHES = 2
+MAX_APPROACHES = 5
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a person asked for, and the context (audience, key features, …) that must reach the prompts."""
+
+    task: str
+    context: Mapping[str, str] = field(default_factory=dict)
+    min_approaches: int = MIN_APPROACHES
+    max_approaches: int = MAX_APPROACHES
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """One approach's outcome: its text, or the reason it failed, and what it cost."""
+
+    index: int
+    approach: Approach
+    text: str
+    error: str | None
+    model: str
+    usage: Usage = field(default_factory=Usage)
+    seconds: float = 0.0
+    stop_reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class AnalysisReady:
+    """The orchestrator's analysis is complete (its `</analysis>` closed)."""
+
+    analysis: str
+
+
+@dataclass(frozen=True)
+class WorkerStarted:
+    """A pool thread picked up this approach (it may have queued behind other runs first)."""
+
+    index: int
+    approach: Approach
+
+
+@dataclass(frozen=True)
+class WorkerFinished:
+    """A worker is done, successfully or not (see `result.ok`)."""
+
+    result: WorkerResult
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The orchestrator's whole reply is in: the final plan and what the call cost."""
+
+    plan: Plan
+    completion: Completion
+
+
+@dataclass(frozen=True)
+class RunResult:
+    request: Request
+    plan: Plan
+    plan_completion: Completion
+    results: tuple[WorkerResult, ...]
+    seconds: float
+
+    @property
+    def usage(self) -> Usage:
+        total = self.plan_completion.usage
+        for result in self.results:
+            total = total + result.usage
+        return total
+
+    @property
+    def status(self) -> str:
+        """`done` when every approach succeeded, `partial` when some did, `failed` when none did."""
+        succeeded = sum(result.ok for result in self.results)
+        if succeeded == len(self.results):
+            return "done"
+        return "partial" if succeeded else "failed"
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    result: RunResult
+
+
+Event = AnalysisReady | WorkerStarted | WorkerFinished | Planned | RunFinished
+
+
+class PlanError(RuntimeError):
+    """The orchestrator gave no usable plan; the message says why in plain words."""
+
+
+@dataclass(frozen=True)
+class _PlanFailed:
+    error: PlanError
+
+
+class Engine:
+    """The orchestrator-workers pattern over an injected LLM and a shared, bounded executor."""
+
+    def __init__(
+        self,
+        llm: LLM,
+        executor: Executor,
+        *,
+        orchestrator_model: str,
+        worker_model: str,
+        plan_max_tokens: int = 2048,
+        worker_max_tokens: int = 4096,
+    ) -> None:
+        self.llm = llm
+        self.executor = executor
+        self.orchestrator_model = orchestrator_model
+        self.worker_model = worker_model
+        self.plan_max_tokens = plan_max_tokens
+        self.worker_max_tokens = worker_max_tokens
+
+    def run(self, request: Request) -> Iterator[Event]:
+        """Yield AnalysisReady, WorkerStarted/WorkerFinished per approach, Planned, then RunFinished.
+
+        Raises PlanError (from the iterator) when the orchestrator call fails before any approach arrived
+        or its reply holds no usable task.
+        """
+        started = time.monotonic()
+        events: queue.Queue[Event | _PlanFailed] = queue.Queue()
+        self.executor.submit(self._plan, request, events)
+        results: dict[int, WorkerResult] = {}
+        planned: Planned | None = None
+        while planned is None or len(results) < len(planned.plan.approaches):
+            event = events.get()
+            if isinstance(event, _PlanFailed):
+                raise event.error
+            if isinstance(event, WorkerFinished):
+                results[event.result.index] = event.result
+            elif isinstance(event, Planned):
+                planned = event
+            yield event
+        ordered = tuple(results[index] for index in sorted(results))
+        yield RunFinished(
+            RunResult(
+                request=request,
+                plan=planned.plan,
+                plan_completion=planned.completion,
+                results=ordered,
+                seconds=time.monotonic() - started,
+            )
+        )
+
+    def write(self, request: Request, index: int, approach: Approach) -> WorkerResult:
+        """Run one worker. Never raises for a model failure: the result carries the reason instead."""
+        prompt = worker_prompt(request.task, approach, request.context)
+        try:
+            completion = self.llm.complete(prompt, model=self.worker_model, max_tokens=self.worker_max_tokens)
+        except LLMError as error:
+            return WorkerResult(index, approach, "", str(error), self.worker_model)
+        text = parse_response(completion.text)
+        error = None
+        if not text:
+            error = "The model returned an empty response."
+        return WorkerResult(
+            index=index,
+            approach=approach,
+            text=text,
+            error=error,
+            model=completion.model,
+            usage=completion.usage,
+            seconds=completion.seconds,
+            stop_reason=completion.stop_reason,
+        )
+
+    def _plan(self, request: Request, events: queue.Queue[Event | _PlanFailed]) -> None:
+        """Stream the orchestrator's reply, starting a worker for each task as soon as it closes."""
+        parser = PlanStreamParser(max_tasks=request.max_approaches)
+        launched: list[Approach] = []
+
+        def on_text(delta: str) -> None:
+            for parsed in parser.feed(delta):
+                if isinstance(parsed, AnalysisParsed):
+                    events.put(AnalysisReady(parsed.text))
+                elif isinstance(parsed, ApproachParsed):
+                    launched.append(parsed.approach)
+                    self._launch(request, parsed.index, parsed.approach, events)
+
+        try:
+            prompt = orchestrator_prompt(
+                request.task,
+                request.context,
+                min_tasks=request.min_approaches,
+                max_tasks=request.max_approaches,
+            )
+            try:
+                completion = self.llm.complete(
+                    prompt, model=self.orchestrator_model, max_tokens=self.plan_max_tokens, on_text=on_text
+                )
+                plan = parser.close()
+            except LLMError as error:
+                if not launched:
+                    raise PlanError(f"The orchestrator call failed: {error}") from error
+                # The reply broke off after some approaches were already being written: keep those.
+                log.warning("orchestrator reply broke off after %d approaches: %s", len(launched), error)
+                completion = Completion("", self.orchestrator_model, Usage(), None, 0.0)
+                plan = Plan(analysis="", approaches=tuple(launched))
+            except PlanParseError as error:
+                raise PlanError(str(error)) from error
+        except PlanError as error:
+            events.put(_PlanFailed(error))
+            return
+        except Exception as error:  # a bug must still end the run, not hang the consumer
+            log.exception("planning failed unexpectedly")
+            events.put(_PlanFailed(PlanError(f"Planning failed unexpectedly: {error}")))
+            return
+        events.put(Planned(plan, completion))
+
+    def _launch(
+        self, request: Request, index: int, approach: Approach, events: queue.Queue[Event | _PlanFailed]
+    ) -> None:
+        self.executor.submit(self._work, request, index, approach, events)
+
+    def _work(self, request: Request, index: int, approach: Approach, events: queue.Queue[Event | _PlanFailed]) -> None:
+        events.put(WorkerStarted(index, approach))
+        try:
+            result = self.write(request, index, approach)
+        except Exception as error:  # always report, so the run can finish
+            log.exception("worker %d failed unexpectedly", index)
+            result = WorkerResult(index, approach, "", f"Unexpected error: {error}", self.worker_model)
+        events.put(WorkerFinished(result))

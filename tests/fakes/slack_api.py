@@ -1,0 +1,432 @@
+"""A loopback fake of the Slack Web API and of response_url endpoints, for the real slack_sdk/bolt clients.
+
+It answers the methods the app uses the way Slack does (message store with ts, threads, streaming,
+views), records every call, and can inject Slack's failure modes (ok=false, 429 + Retry-After, 5xx).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes import FakeRequestHandler, LoopbackFake
+
+TEAM_ID = "T0001"
+BOT_USER_ID = "UBOT"
+BOT_ID = "B0001"
+
+Params = dict[str, Any]
+Answer = dict[str, Any]
+
+
+@dataclass
+class SlackCall:
+    """One Web API request as the fake received it. `time` is `time.monotonic()` at arrival."""
+
+    method: str
+    params: Params
+    token: str | None
+    time: float
+    faulted: bool = False
+
+
+@dataclass
+class _Fault:
+    error: str
+    status: int
+    retry_after: int | None
+    remaining: int
+
+
+@dataclass
+class _Counter:
+    """Issues Slack-shaped, unique and increasing ts strings ("1700000000.000100", ...)."""
+
+    n: int = 0
+    views: int = 0
+    base: int = field(default=1_700_000_000 * 1_000_000)
+
+    def next_ts(self) -> str:
+        self.n += 1
+        micros = self.base + self.n * 100
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
+def parse_body(body: bytes, content_type: str) -> Params:
+    """Decode a JSON or form-urlencoded body; form values that hold JSON arrays/objects (`blocks`,
+    `view`, ...) are decoded too, since slack_sdk serialises them that way in form posts."""
+    if not body:
+        return {}
+    text = body.decode("utf-8")
+    if "json" in content_type:
+        parsed = json.loads(text)
+        return parsed if isinstance(parsed, dict) else {"_json": parsed}
+    if "x-www-form-urlencoded" in content_type or not content_type:
+        return {key: _maybe_json(value) for key, value in parse_qsl(text, keep_blank_values=True)}
+    return {"_raw": text}
+
+
+def _maybe_json(value: str) -> Any:
+    if value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value
+
+
+class FakeSlackAPI(LoopbackFake):
+    """Fake Slack: `WebClient(token=..., base_url=fake.url)`; response URLs from `fake.response_url(key)`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.latency = 0.0  # seconds slept before each answer, to model network + Slack time in benchmarks
+        self._calls: list[SlackCall] = []
+        self._messages: list[dict[str, Any]] = []
+        self._ephemerals: list[dict[str, Any]] = []
+        self._views: dict[str, dict[str, Any]] = {}
+        self._responses: list[tuple[str, Any]] = []
+        self._faults: dict[str, list[_Fault]] = {}
+        self._counter = _Counter()
+
+    @property
+    def url(self) -> str:
+        """Web API base URL, ending in `/api/` like `https://slack.com/api/`."""
+        return f"{self.origin}/api/"
+
+    # -- test-facing queries ----------------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[SlackCall]:
+        with self._lock:
+            return [copy.deepcopy(c) for c in self._calls if method is None or c.method == method]
+
+    def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Posted (and streamed) messages in posting order, in their current state after updates."""
+        with self._lock:
+            return [copy.deepcopy(m) for m in self._messages if channel is None or m["channel"] == channel]
+
+    def message(self, channel: str, ts: str) -> dict[str, Any]:
+        with self._lock:
+            found = self._find(channel, ts)
+            if found is None:
+                raise KeyError(f"no message {ts} in {channel}; have {[m['ts'] for m in self._messages]}")
+            return copy.deepcopy(found)
+
+    def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """Replies in a thread, in order, without the parent."""
+        with self._lock:
+            return [
+                copy.deepcopy(m)
+                for m in self._messages
+                if m["channel"] == channel and m["thread_ts"] == thread_ts and m["ts"] != thread_ts
+            ]
+
+    def ephemerals(self, channel: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(m) for m in self._ephemerals if channel is None or m["channel"] == channel]
+
+    def views(self) -> list[dict[str, Any]]:
+        """Views opened/pushed/published, each in its latest state (with its `id`)."""
+        with self._lock:
+            return [copy.deepcopy(v) for v in self._views.values()]
+
+    def response_url(self, key: str) -> str:
+        """A response_url served by this fake; what is posted there is returned by `responses(key)`."""
+        return f"{self.origin}/response/{key}"
+
+    def responses(self, key: str | None = None) -> list[Any]:
+        """JSON bodies posted to response URLs (all keys, in order, when `key` is None)."""
+        with self._lock:
+            return [copy.deepcopy(body) for k, body in self._responses if key is None or k == key]
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        error: str = "internal_error",
+        status: int = 200,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """Make the next `times` calls of `method` fail: 200 + ok=false `error`; 429 + Retry-After
+        (default 1 s) + `ratelimited`; any other status with a plain-text body, like Slack's edge."""
+        with self._lock:
+            self._faults.setdefault(method, []).append(_Fault(error, status, retry_after, times))
+
+    # -- HTTP -------------------------------------------------------------------------------------
+
+    def _summary(self) -> str:
+        with self._lock:
+            recent = [c.method + (" (faulted)" if c.faulted else "") for c in self._calls[-20:]]
+            return f"FakeSlackAPI: {len(self._calls)} calls, last: {recent}; {len(self._messages)} messages"
+
+    def _handle(self, handler: FakeRequestHandler) -> None:
+        split = urlsplit(handler.path)
+        content_type = handler.headers.get("Content-Type", "")
+        params: Params = dict(parse_qsl(split.query))
+        if split.path.startswith("/response/"):
+            self._handle_response_url(handler, split.path.removeprefix("/response/"), content_type)
+        elif split.path.startswith("/api/"):
+            params.update(parse_body(handler.body, content_type))
+            self._handle_api(handler, split.path.removeprefix("/api/"), params)
+        else:
+            handler.send_text(404, "not found")
+
+    def _handle_response_url(self, handler: FakeRequestHandler, key: str, content_type: str) -> None:
+        body = parse_body(handler.body, content_type or "application/json")
+        with self._lock:
+            self._responses.append((key, body.get("_json", body)))
+        self._sleep()
+        handler.send_json(200, {"ok": True})
+
+    def _handle_api(self, handler: FakeRequestHandler, method: str, params: Params) -> None:
+        auth = handler.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else params.get("token")
+        with self._lock:
+            fault = self._take_fault(method)
+            self._calls.append(SlackCall(method, params, token, time.monotonic(), faulted=fault is not None))
+            answer = None if fault else self._answer(method, params)
+        self._sleep()
+        if answer is not None:
+            handler.send_json(200, answer)
+        elif fault is not None and fault.status == 200:
+            handler.send_json(200, {"ok": False, "error": fault.error})
+        elif fault is not None and fault.status == 429:
+            retry_after = str(1 if fault.retry_after is None else fault.retry_after)
+            handler.send_json(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": retry_after})
+        elif fault is not None:
+            handler.send_text(fault.status, f"fake Slack error {fault.status}: {fault.error}")
+
+    def _sleep(self) -> None:
+        if self.latency > 0:
+            time.sleep(self.latency)
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        queue = self._faults.get(method)
+        if not queue:
+            return None
+        fault = queue[0]
+        fault.remaining -= 1
+        if fault.remaining <= 0:
+            queue.pop(0)
+        return fault
+
+    def _answer(self, method: str, params: Params) -> Answer:
+        """Dispatch to `_api_<method with dots as underscores>`; unknown methods just say ok."""
+        api: Callable[[Params], Answer] | None = getattr(self, "_api_" + method.replace(".", "_"), None)
+        return api(params) if api is not None else {"ok": True}
+
+    # -- message store (called with the lock held) ------------------------------------------------
+
+    def _find(self, channel: str, ts: str) -> dict[str, Any] | None:
+        return next((m for m in self._messages if m["channel"] == channel and m["ts"] == ts), None)
+
+    def _store(self, params: Params, text: str, *, streaming: bool = False) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "channel": params.get("channel"),
+            "ts": self._counter.next_ts(),
+            "thread_ts": params.get("thread_ts") or None,
+            "text": text,
+            "blocks": params.get("blocks") or [],
+            "metadata": params.get("metadata"),
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "streaming": streaming,
+            "updates": 0,
+        }
+        self._messages.append(message)
+        return message
+
+    @staticmethod
+    def _public(message: dict[str, Any]) -> dict[str, Any]:
+        """The `message` object Slack returns: no channel, thread_ts only on replies."""
+        shown = {"type": "message", "team": TEAM_ID, "user": BOT_USER_ID, "bot_id": BOT_ID}
+        shown.update({k: message[k] for k in ("text", "blocks", "ts")})
+        if message["thread_ts"]:
+            shown["thread_ts"] = message["thread_ts"]
+        return copy.deepcopy(shown)
+
+    @staticmethod
+    def _chunk_text(params: Params) -> str:
+        """markdown_text plus any `markdown_text` chunks, as chat.*Stream accept both."""
+        text = params.get("markdown_text") or ""
+        for chunk in params.get("chunks") or []:
+            if isinstance(chunk, dict) and chunk.get("type") == "markdown_text":
+                text += chunk.get("text", "")
+        return text
+
+    # -- Web API methods (called with the lock held) ----------------------------------------------
+
+    def _api_auth_test(self, params: Params) -> Answer:
+        return {
+            "ok": True,
+            "url": "https://test-team.slack.com/",
+            "team": "Test Team",
+            "user": "variations",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _api_chat_postMessage(self, params: Params) -> Answer:
+        if not params.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        message = self._store(params, params.get("text") or params.get("markdown_text") or "")
+        public = self._public(message)
+        return {"ok": True, "channel": message["channel"], "ts": message["ts"], "message": public}
+
+    def _api_chat_update(self, params: Params) -> Answer:
+        message = self._find(params.get("channel", ""), params.get("ts", ""))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        # Like Slack, fields left out keep their previous value; an empty blocks list clears blocks.
+        for key in ("text", "blocks", "metadata"):
+            if key in params:
+                message[key] = params[key]
+        if "markdown_text" in params:
+            message["text"] = params["markdown_text"]
+        message["updates"] += 1
+        return {
+            "ok": True,
+            "channel": message["channel"],
+            "ts": message["ts"],
+            "text": message["text"],
+            "message": self._public(message),
+        }
+
+    def _api_chat_delete(self, params: Params) -> Answer:
+        message = self._find(params.get("channel", ""), params.get("ts", ""))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        self._messages.remove(message)
+        return {"ok": True, "channel": message["channel"], "ts": message["ts"]}
+
+    def _api_chat_postEphemeral(self, params: Params) -> Answer:
+        if not params.get("user"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        ts = self._counter.next_ts()
+        self._ephemerals.append(
+            {
+                "channel": params.get("channel"),
+                "user": params["user"],
+                "ts": ts,
+                "thread_ts": params.get("thread_ts") or None,
+                "text": params.get("text") or params.get("markdown_text") or "",
+                "blocks": params.get("blocks") or [],
+            }
+        )
+        return {"ok": True, "message_ts": ts}
+
+    def _api_chat_startStream(self, params: Params) -> Answer:
+        if not params.get("channel") or not params.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        message = self._store(params, self._chunk_text(params), streaming=True)
+        message["recipient_team_id"] = params.get("recipient_team_id")
+        message["recipient_user_id"] = params.get("recipient_user_id")
+        return {"ok": True, "channel": message["channel"], "ts": message["ts"]}
+
+    def _api_chat_appendStream(self, params: Params) -> Answer:
+        message = self._find(params.get("channel", ""), params.get("ts", ""))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if not message["streaming"]:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        message["text"] += self._chunk_text(params)
+        message["updates"] += 1
+        return {"ok": True, "channel": message["channel"], "ts": message["ts"]}
+
+    def _api_chat_stopStream(self, params: Params) -> Answer:
+        answer = self._api_chat_appendStream(params)
+        if answer["ok"]:
+            message = self._find(params["channel"], params["ts"])
+            assert message is not None
+            message["streaming"] = False
+            if "blocks" in params:
+                message["blocks"] = params["blocks"]
+            if "metadata" in params:
+                message["metadata"] = params["metadata"]
+            answer["message"] = self._public(message)
+        return answer
+
+    def _view_answer(self, params: Params, view_id: str | None = None) -> Answer:
+        view = params.get("view")
+        if not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        if view_id is None:
+            self._counter.views += 1
+            view_id = f"V{self._counter.views:08d}"
+        stored = {
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "state": {"values": {}},
+            "hash": f"{time.time():.6f}",
+            "root_view_id": view_id,
+            "bot_id": BOT_ID,
+            **copy.deepcopy(view),
+        }
+        if params.get("user_id"):
+            stored["user_id"] = params["user_id"]
+        self._views[view_id] = stored
+        return {"ok": True, "view": copy.deepcopy(stored)}
+
+    def _api_views_open(self, params: Params) -> Answer:
+        return self._view_answer(params)
+
+    def _api_views_push(self, params: Params) -> Answer:
+        return self._view_answer(params)
+
+    def _api_views_publish(self, params: Params) -> Answer:
+        user = params.get("user_id")
+        home = next((v["id"] for v in self._views.values() if v.get("user_id") == user), None)
+        return self._view_answer(params, home)
+
+    def _api_views_update(self, params: Params) -> Answer:
+        view_id = params.get("view_id")
+        if view_id is None and params.get("external_id"):
+            view_id = next(
+                (v["id"] for v in self._views.values() if v.get("external_id") == params["external_id"]), None
+            )
+        if view_id is None or view_id not in self._views:
+            return {"ok": False, "error": "not_found"}
+        return self._view_answer(params, view_id)
+
+    def _api_conversations_info(self, params: Params) -> Answer:
+        channel = str(params.get("channel", ""))
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "name": f"channel-{channel.lower()}",
+                "is_channel": channel.startswith("C"),
+                "is_group": channel.startswith("G"),
+                "is_im": channel.startswith("D"),
+                "is_private": not channel.startswith("C"),
+                "is_member": True,
+                "is_archived": False,
+                "context_team_id": TEAM_ID,
+            },
+        }
+
+    def _api_users_info(self, params: Params) -> Answer:
+        user = str(params.get("user", ""))
+        name = f"user-{user.lower()}"
+        return {
+            "ok": True,
+            "user": {
+                "id": user,
+                "team_id": TEAM_ID,
+                "name": name,
+                "real_name": name.title(),
+                "is_bot": user == BOT_USER_ID,
+                "deleted": False,
+                "tz": "UTC",
+                "tz_offset": 0,
+                "profile": {"display_name": name, "real_name": name.title()},
+            },
+        }

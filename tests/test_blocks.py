@@ -1,0 +1,117 @@
+"""Block Kit builders are pure: check the dicts Slack will receive."""
+
+from __future__ import annotations
+
+from bot.blocks import (
+    Progress,
+    analysis_message,
+    failed_variation_message,
+    help_message,
+    parent_message,
+    status_line,
+    stored_variation_messages,
+    variation_messages,
+    vote_buttons,
+)
+from orchestrator.parsing import Approach
+
+FORMAL = Approach("formal", "Be <precise>")
+
+
+def test_vote_buttons_carry_the_variation_and_counts() -> None:
+    block = vote_buttons(42, 3, 1)
+    assert block["block_id"] == "votes-42"
+    assert [(e["action_id"], e["value"], e["text"]["text"]) for e in block["elements"]] == [
+        ("vote_up", "42", "👍 3"),
+        ("vote_down", "42", "👎 1"),
+    ]
+
+
+def test_variation_message_has_title_text_buttons_and_footnote() -> None:
+    [message] = variation_messages(7, 0, FORMAL, "# Hello\nSome **bold** text", up=2, footnote="m · 1.0s")
+    section_texts = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
+    assert section_texts[0] == "*1. Formal*: _Be &lt;precise&gt;_"
+    assert section_texts[1] == "*Hello*\nSome *bold* text"
+    assert message["blocks"][-2]["type"] == "actions"
+    assert message["blocks"][-1] == {"type": "context", "elements": [{"type": "mrkdwn", "text": "m · 1.0s"}]}
+    assert message["text"].startswith("1. formal: # Hello")
+
+
+def test_long_variation_becomes_several_messages_with_buttons_on_the_last() -> None:
+    text = "\n\n".join(f"Paragraph {i} " + "lorem " * 400 for i in range(20))  # ~48,000 characters
+    messages = variation_messages(1, 2, FORMAL, text)
+    assert len(messages) > 1
+    for number, message in enumerate(messages, start=1):
+        assert len(message["blocks"]) <= 50
+        assert f"({number} of {len(messages)})" in message["blocks"][0]["text"]["text"]
+        assert all(len(b["text"]["text"]) <= 3000 for b in message["blocks"] if b["type"] == "section")
+        assert ("actions" in [b["type"] for b in message["blocks"]]) == (number == len(messages))
+    shown = " ".join(b["text"]["text"] for m in messages for b in m["blocks"][1:] if b["type"] == "section")
+    assert shown.split() == text.split()
+
+
+def test_stored_row_renders_like_the_original() -> None:
+    row = {
+        "id": 5,
+        "position": 1,
+        "type": "formal",
+        "description": "Be <precise>",
+        "text": "Hi",
+        "model": "work-model",
+        "seconds": 2.25,
+        "input_tokens": 100,
+        "output_tokens": 1200,
+        "stop_reason": "max_tokens",
+    }
+    [message] = stored_variation_messages(row, up=1, down=0)
+    footnote = message["blocks"][-1]["elements"][0]["text"]
+    assert footnote == "work-model · 2.2s · 1,300 tokens · stopped at the length limit"
+    assert message["blocks"][-2] == vote_buttons(5, 1, 0)
+
+
+def test_parent_message_quotes_the_task_escaped_with_context_and_status() -> None:
+    message = parent_message("U1", "Tell <!channel>\nabout it", {"audience": "a & b"}, Progress("planning"))
+    texts = [b.get("text", {}).get("text") or b["elements"][0]["text"] for b in message["blocks"]]
+    assert texts == [
+        "<@U1> asked for variations:",
+        "> Tell &lt;!channel&gt;\n> about it",
+        "*audience:* a &amp; b",
+        "⏳ Planning approaches…",
+    ]
+    assert message["text"] == "Variations: Tell &lt;!channel&gt; about it"
+
+
+def test_status_lines() -> None:
+    assert status_line(Progress("writing", total=3, finished=1, seconds=2.0)) == (
+        "✍️ Writing 3 approaches: 1 of 3 done · 2.0s"
+    )
+    assert status_line(Progress("done", total=3, finished=3, seconds=12.34, tokens=5432)) == (
+        "✅ Done: 3 variations · 12.3s · 5,432 tokens"
+    )
+    assert status_line(Progress("partial", total=3, finished=3, failed=1)) == (
+        "⚠️ Done: 2 of 3 variations written, 1 failed"
+    )
+    assert status_line(Progress("failed", total=3, finished=3, failed=3)) == "⚠️ All 3 approaches failed"
+    assert status_line(Progress("failed", error="no <plan>")) == "⚠️ Failed: no &lt;plan&gt;"
+
+
+def test_analysis_lists_the_approaches_once_known() -> None:
+    message = analysis_message("**Why**: readers differ", [FORMAL, Approach("fun", "Be fun")])
+    texts = [b["text"]["text"] for b in message["blocks"]]
+    assert texts == [
+        "🧭 *How I'll approach this*",
+        "*Why*: readers differ",
+        "*1. Formal*: Be &lt;precise&gt;\n*2. Fun*: Be fun",
+    ]
+
+
+def test_failed_variation_has_reason_and_no_buttons() -> None:
+    message = failed_variation_message(0, FORMAL, "The API said <no>")
+    assert [b["type"] for b in message["blocks"]] == ["section", "section"]
+    assert message["blocks"][1]["text"]["text"] == "⚠️ This approach failed: The API said &lt;no&gt;"
+
+
+def test_help_leads_with_the_problem() -> None:
+    message = help_message("Too <long>")
+    assert message["blocks"][0]["text"]["text"] == "⚠️ Too &lt;long&gt;"
+    assert "/variations Write a product description" in message["blocks"][1]["text"]["text"]
