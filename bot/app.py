@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.listeners import actions, commands
 from bot.runner import Runner
 from bot.store import Store
+from bot.throttle import LiveUpdates, UpdateBudget
 from bot.votes import VoteRefresher
 from orchestrator.engine import Engine
 from orchestrator.llm import LLM, make_client
@@ -46,11 +47,13 @@ class Services:
 
     app: App
     store: Store
+    live: LiveUpdates
     executors: tuple[ThreadPoolExecutor, ...]
 
     def close(self) -> None:
         for executor in self.executors:
             executor.shutdown(wait=True)
+        self.live.close()
         self.store.close()
 
 
@@ -62,6 +65,7 @@ def create_app(
     client: WebClient,
     runs: Executor,
     listeners: Executor,
+    live: LiveUpdates,
 ) -> App:
     """The Bolt app with its listeners. Request signatures are verified in HTTP mode."""
     app = App(
@@ -70,7 +74,7 @@ def create_app(
         request_verification_enabled=not settings.socket_mode,
         listener_executor=listeners,
     )
-    commands.register(app, Runner(engine, store, client, runs), settings.max_task_chars)
+    commands.register(app, Runner(engine, store, client, runs, live), settings.max_task_chars)
     actions.register(app, store, VoteRefresher(store, client))
     return app
 
@@ -83,12 +87,13 @@ def build(settings: Settings, anthropic_client: anthropic.Anthropic | None = Non
     workers = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="worker")
     runs = ThreadPoolExecutor(settings.run_threads, thread_name_prefix="run")
     listeners = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="listener")
+    live = LiveUpdates(UpdateBudget(interval=settings.update_interval, per_minute=settings.updates_per_minute))
     engine = Engine(
         LLM(anthropic_client or make_client()),
         workers,
         orchestrator_model=settings.orchestrator_model,
         worker_model=settings.worker_model,
     )
-    app = create_app(settings, engine=engine, store=store, client=client, runs=runs, listeners=listeners)
+    app = create_app(settings, engine=engine, store=store, client=client, runs=runs, listeners=listeners, live=live)
     # Shut down in this order: no new clicks, then runs (which wait on workers), then workers.
-    return Services(app=app, store=store, executors=(listeners, runs, workers))
+    return Services(app=app, store=store, live=live, executors=(listeners, runs, workers))

@@ -91,10 +91,21 @@ def approach_title(position: int, approach: Approach) -> str:
     return f"*{position + 1}. {escape(name)}*"
 
 
-def analysis_message(analysis: str, approaches: Sequence[Approach] = ()) -> Message:
-    """The first threaded reply: the orchestrator's reasoning and, once known, the approaches it chose."""
+def _sections(markdown: str, limit: int | None = None) -> list[Block]:
+    """Markdown as mrkdwn sections; with `limit`, at most that many, the last saying more is coming."""
+    chunks = split_text(markdown_to_mrkdwn(markdown), SECTION_LIMIT - 2)
+    if limit is not None and len(chunks) > limit:
+        chunks = [*chunks[: limit - 1], chunks[limit - 1] + " …"]
+    return [_section(chunk) for chunk in chunks]
+
+
+def analysis_message(analysis: str, approaches: Sequence[Approach] = (), *, writing: bool = False) -> Message:
+    """The first threaded reply: the orchestrator's reasoning and, once known, the approaches it chose.
+    While `writing`, the analysis is partial and says so."""
     blocks: list[Block] = [_section("🧭 *How I'll approach this*")]
-    blocks += [_section(chunk) for chunk in split_text(markdown_to_mrkdwn(analysis), SECTION_LIMIT)]
+    blocks += _sections(analysis, limit=SECTIONS_PER_MESSAGE if writing else None)
+    if writing:
+        blocks.append(_context("✍️ Thinking…"))
     if approaches:
         lines = [f"{approach_title(i, a)}: {escape(a.description)}" for i, a in enumerate(approaches)]
         blocks += [_section(chunk) for chunk in split_text("\n".join(lines), SECTION_LIMIT)]
@@ -102,6 +113,15 @@ def analysis_message(analysis: str, approaches: Sequence[Approach] = ()) -> Mess
         "text": _fallback(f"Analysis: {analysis}" if analysis else "Approaches"),
         "blocks": blocks,
     }
+
+
+def writing_message(position: int, approach: Approach, text: str = "") -> Message:
+    """A variation while its worker writes it: the approach and the text so far (at most one message's
+    worth; the finished message carries everything), without buttons yet."""
+    title = f"{approach_title(position, approach)}: _{escape(approach.description)}_"
+    blocks = [_section(truncate_plain(title, SECTION_LIMIT)), *_sections(text, limit=SECTIONS_PER_MESSAGE)]
+    blocks.append(_context("✍️ Writing…"))
+    return {"text": _fallback(f"{position + 1}. {approach.type}: writing…"), "blocks": blocks}
 
 
 def vote_buttons(variation_id: int, up: int, down: int) -> Block:

@@ -27,6 +27,8 @@ class Settings:
     worker_threads: int
     run_threads: int
     max_task_chars: int
+    update_interval: float
+    updates_per_minute: float
 
     @property
     def socket_mode(self) -> bool:
@@ -48,6 +50,18 @@ class Settings:
                 raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
             if value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
+            return value
+
+        def positive_float(name: str, default: float) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+            if not value > 0:
+                raise ConfigError(f"{name} must be more than 0, got {raw}")
             return value
 
         bot_token = get("SLACK_BOT_TOKEN")
@@ -75,7 +89,9 @@ class Settings:
             worker_model=worker_model,
             db_path=get("VARIATIONS_DB") or "variations.db",
             port=positive_int("PORT", 3000),
-            worker_threads=positive_int("VARIATIONS_WORKER_THREADS", 16),
-            run_threads=positive_int("VARIATIONS_RUN_THREADS", 8),
+            worker_threads=positive_int("VARIATIONS_WORKER_THREADS", 32),
+            run_threads=positive_int("VARIATIONS_RUN_THREADS", 64),
             max_task_chars=positive_int("VARIATIONS_MAX_TASK_CHARS", 4000),
+            update_interval=positive_float("VARIATIONS_UPDATE_INTERVAL", 1.0),
+            updates_per_minute=positive_float("VARIATIONS_UPDATES_PER_MINUTE", 50.0),
         )

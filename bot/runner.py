@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -25,15 +25,20 @@ from bot.blocks import (
     parent_message,
     plan_failed_message,
     stored_variation_messages,
+    writing_message,
 )
 from bot.store import Store, now
+from bot.throttle import LiveUpdates
 from orchestrator.engine import (
+    AnalysisDelta,
     AnalysisReady,
     Engine,
+    Event,
     PlanError,
     Planned,
     Request,
     RunFinished,
+    WorkerDelta,
     WorkerFinished,
     WorkerResult,
     WorkerStarted,
@@ -71,16 +76,22 @@ class _Thread:
     started: float
     analysis_ts: str | None = None
     total: int = 0
+    plan_tokens: int = 0
     variation_ids: dict[int, int] = field(default_factory=dict)
+    variation_ts: dict[int, str | None] = field(default_factory=dict)
+    approaches: dict[int, Approach] = field(default_factory=dict)
     results: dict[int, WorkerResult] = field(default_factory=dict)
 
 
 class Runner:
-    def __init__(self, engine: Engine, store: Store, client: WebClient, executor: Executor) -> None:
+    """Reports runs into Slack threads; live text is streamed by rewriting messages through `live`."""
+
+    def __init__(self, engine: Engine, store: Store, client: WebClient, executor: Executor, live: LiveUpdates) -> None:
         self.engine = engine
         self.store = store
         self.client = client
         self.executor = executor
+        self.live = live
 
     def start(self, origin: Origin, task: str, context: Mapping[str, str]) -> None:
         """Queue the run and return at once."""
@@ -112,42 +123,67 @@ class Runner:
         except SlackApiError as error:
             reason = str(error.response.get("error", "unknown_error"))
             self.store.update_run(run_id, status="failed", error=f"slack: {reason}", finished_at=now())
-            self._tell_requester(origin, CANNOT_POST.get(reason, f"I couldn't post in this channel ({reason})."))
+            explanation = CANNOT_POST.get(reason, f"I couldn't post in this channel ({reason}).")
+            self._tell_requester(origin, explanation)
             return
         thread = _Thread(run_id, origin, task, context, str(posted["ts"]), started)
         self.store.update_run(run_id, message_ts=thread.parent_ts, status="running")
         try:
             for event in self.engine.run(Request(task=task, context=context)):
-                if isinstance(event, AnalysisReady):
-                    self._on_analysis(thread, event.analysis)
-                elif isinstance(event, WorkerStarted):
-                    self._variation_id(thread, event.index, event.approach)
-                elif isinstance(event, WorkerFinished):
-                    self._on_worker_finished(thread, event.result)
-                elif isinstance(event, Planned):
-                    self._on_planned(thread, event)
-                elif isinstance(event, RunFinished):
-                    self._on_run_finished(thread, event)
+                self._on_event(thread, event)
         except PlanError as error:
-            self.store.update_run(
-                run_id,
-                status="failed",
-                error=str(error),
-                finished_at=now(),
-                seconds=time.monotonic() - started,
-            )
-            self._reply(thread, plan_failed_message(str(error)))
-            self._update_parent(thread, Progress("failed", error="no approaches could be planned"))
+            self._on_plan_failed(thread, error)
+        finally:
+            for ts in (thread.parent_ts, thread.analysis_ts, *thread.variation_ts.values()):
+                if ts is not None:
+                    self.live.forget(ts)
+
+    def _on_plan_failed(self, thread: _Thread, error: PlanError) -> None:
+        self.store.update_run(
+            thread.run_id,
+            status="failed",
+            error=str(error),
+            finished_at=now(),
+            seconds=time.monotonic() - thread.started,
+        )
+        self._reply(thread, plan_failed_message(str(error)))
+        self._update_parent(thread, Progress("failed", error="no approaches could be planned"), final=True)
 
     # events
 
-    def _on_analysis(self, thread: _Thread, analysis: str) -> None:
-        self.store.update_run(thread.run_id, analysis=analysis)
-        thread.analysis_ts = self._reply(thread, analysis_message(analysis))
+    def _on_event(self, thread: _Thread, event: Event) -> None:
+        if isinstance(event, AnalysisDelta):
+            if thread.analysis_ts is not None or event.text:  # nothing to show before its first words
+                self._show_analysis(thread, lambda: analysis_message(event.text, writing=True), final=False)
+        elif isinstance(event, AnalysisReady):
+            self.store.update_run(thread.run_id, analysis=event.analysis)
+            self._show_analysis(thread, lambda: analysis_message(event.analysis), final=True)
+        elif isinstance(event, WorkerStarted):
+            self._on_worker_started(thread, event.index, event.approach)
+        elif isinstance(event, WorkerDelta):
+            ts = thread.variation_ts.get(event.index)
+            if ts is not None:
+                approach = thread.approaches[event.index]
+                self._update(thread, ts, lambda: writing_message(event.index, approach, event.text), final=False)
+        elif isinstance(event, WorkerFinished):
+            self._on_worker_finished(thread, event.result)
+        elif isinstance(event, Planned):
+            self._on_planned(thread, event)
+        elif isinstance(event, RunFinished):
+            self._on_run_finished(thread, event)
+
+    def _show_analysis(self, thread: _Thread, build: Callable[[], Message], *, final: bool) -> None:
+        """Post the analysis reply on its first text (that is the first thing people see), then rewrite
+        it within the budget while it streams, and always once it is complete."""
+        if thread.analysis_ts is None:
+            thread.analysis_ts = self._reply(thread, build())
+        else:
+            self._update(thread, thread.analysis_ts, build, final=final)
 
     def _on_planned(self, thread: _Thread, planned: Planned) -> None:
         plan, completion = planned.plan, planned.completion
         thread.total = len(plan.approaches)
+        thread.plan_tokens = completion.usage.total
         self.store.update_run(
             thread.run_id,
             analysis=plan.analysis,
@@ -155,16 +191,17 @@ class Runner:
             input_tokens=completion.usage.input_tokens,
             output_tokens=completion.usage.output_tokens,
         )
-        message = analysis_message(plan.analysis, plan.approaches)
-        if thread.analysis_ts is None:
-            thread.analysis_ts = self._reply(thread, message)
-        else:
-            self._update(thread.origin.channel_id, thread.analysis_ts, message)
-        self._update_parent(thread, self._progress(thread))
+        self._show_analysis(thread, lambda: analysis_message(plan.analysis, plan.approaches), final=True)
+        self._update_parent(thread, self._progress(thread), final=True)
+
+    def _on_worker_started(self, thread: _Thread, index: int, approach: Approach) -> None:
+        self._variation_id(thread, index, approach)
+        thread.variation_ts[index] = self._reply(thread, writing_message(index, approach))
 
     def _on_worker_finished(self, thread: _Thread, result: WorkerResult) -> None:
         variation_id = self._variation_id(thread, result.index, result.approach)
         thread.results[result.index] = result
+        # Stored before it is shown: a Slack failure below loses no text.
         self.store.update_variation(
             variation_id,
             text=result.text,
@@ -180,16 +217,21 @@ class Runner:
         if result.ok:
             row = self.store.variation(variation_id)
             assert row is not None
-            last_ts = None
-            for message in stored_variation_messages(row):
-                last_ts = self._reply(thread, message)
-            # The ts of the message holding the buttons: votes update that one.
-            self.store.update_variation(variation_id, message_ts=last_ts)
+            messages = stored_variation_messages(row)
         else:
-            ts = self._reply(thread, failed_variation_message(result.index, result.approach, result.error or ""))
-            self.store.update_variation(variation_id, message_ts=ts)
+            messages = [failed_variation_message(result.index, result.approach, result.error or "")]
+        placeholder = thread.variation_ts.get(result.index)
+        if placeholder is not None:
+            self._update(thread, placeholder, lambda: messages[0], final=True)
+            last_ts: str | None = placeholder
+        else:
+            last_ts = self._reply(thread, messages[0])
+        for message in messages[1:]:
+            last_ts = self._reply(thread, message)
+        # The message holding the buttons (the last one): votes rewrite that one.
+        self.store.update_variation(variation_id, message_ts=last_ts)
         if thread.total:
-            self._update_parent(thread, self._progress(thread))
+            self._update_parent(thread, self._progress(thread), final=False)
 
     def _on_run_finished(self, thread: _Thread, finished: RunFinished) -> None:
         result = finished.result
@@ -202,22 +244,21 @@ class Runner:
             output_tokens=result.usage.output_tokens,
         )
         failed = sum(not r.ok for r in result.results)
-        self._update_parent(
-            thread,
-            Progress(
-                result.status,
-                total=len(result.results),
-                finished=len(result.results),
-                failed=failed,
-                seconds=result.seconds,
-                tokens=result.usage.total,
-            ),
+        progress = Progress(
+            result.status,
+            total=len(result.results),
+            finished=len(result.results),
+            failed=failed,
+            seconds=result.seconds,
+            tokens=result.usage.total,
         )
+        self._update_parent(thread, progress, final=True)
 
     # helpers
 
     def _variation_id(self, thread: _Thread, index: int, approach: Approach) -> int:
         if index not in thread.variation_ids:
+            thread.approaches[index] = approach
             thread.variation_ids[index] = self.store.add_variation(
                 thread.run_id, index, approach.type, approach.description
             )
@@ -230,6 +271,7 @@ class Runner:
             finished=len(thread.results),
             failed=sum(not r.ok for r in thread.results.values()),
             seconds=time.monotonic() - thread.started,
+            tokens=thread.plan_tokens + sum(r.usage.total for r in thread.results.values()),
         )
 
     def _reply(self, thread: _Thread, message: Message) -> str | None:
@@ -241,17 +283,33 @@ class Runner:
         except SlackApiError as error:
             log.error("run %s: posting a reply failed: %s", thread.run_id, error.response.get("error"))
             return None
-        return str(response["ts"])
+        ts = str(response["ts"])
+        self.live.budget.spend(ts)  # its first live update waits a full interval
+        return ts
 
-    def _update(self, channel_id: str, ts: str, message: Message) -> None:
-        try:
-            self.client.chat_update(channel=channel_id, ts=ts, **message)
-        except SlackApiError as error:
-            log.error("updating message %s failed: %s", ts, error.response.get("error"))
+    def _update(self, thread: _Thread, ts: str, build: Callable[[], Message], *, final: bool) -> None:
+        """Rewrite a message: a final state at once, a live one coalesced within the update budget.
+        `build` runs only when the update is really sent, so skipped live states cost nothing."""
 
-    def _update_parent(self, thread: _Thread, progress: Progress) -> None:
-        message = parent_message(thread.origin.user_id, thread.task, thread.context, progress)
-        self._update(thread.origin.channel_id, thread.parent_ts, message)
+        def send() -> None:
+            try:
+                self.client.chat_update(channel=thread.origin.channel_id, ts=ts, **build())
+            except SlackApiError as error:
+                log.error("run %s: updating message %s failed: %s", thread.run_id, ts, error.response.get("error"))
+
+        if final:
+            self.live.final(ts, send)
+        else:
+            self.live.offer(ts, send)
+
+    def _update_parent(self, thread: _Thread, progress: Progress, *, final: bool) -> None:
+        origin = thread.origin
+        self._update(
+            thread,
+            thread.parent_ts,
+            lambda: parent_message(origin.user_id, thread.task, thread.context, progress),
+            final=final,
+        )
 
     def _tell_requester(self, origin: Origin, text: str) -> None:
         """An ephemeral note through the command's response_url (works where the bot cannot post)."""

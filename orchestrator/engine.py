@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -24,6 +24,8 @@ from orchestrator.parsing import (
     PlanParseError,
     PlanStreamParser,
     parse_response,
+    preview_analysis,
+    preview_response,
 )
 from orchestrator.prompts import orchestrator_prompt, worker_prompt
 
@@ -62,6 +64,20 @@ class WorkerResult:
 
 
 @dataclass(frozen=True)
+class AnalysisDelta:
+    """The orchestrator's reply so far, while it is still writing its analysis.
+
+    `text` (the analysis so far) is worked out only when asked for: a consumer that shows one update a
+    second out of hundreds of deltas pays for one."""
+
+    raw: str
+
+    @property
+    def text(self) -> str:
+        return preview_analysis(self.raw) or ""
+
+
+@dataclass(frozen=True)
 class AnalysisReady:
     """The orchestrator's analysis is complete (its `</analysis>` closed)."""
 
@@ -74,6 +90,18 @@ class WorkerStarted:
 
     index: int
     approach: Approach
+
+
+@dataclass(frozen=True)
+class WorkerDelta:
+    """A worker's reply so far; `text` is its response so far, worked out only when asked for."""
+
+    index: int
+    raw: str
+
+    @property
+    def text(self) -> str:
+        return preview_response(self.raw) or ""
 
 
 @dataclass(frozen=True)
@@ -120,7 +148,7 @@ class RunFinished:
     result: RunResult
 
 
-Event = AnalysisReady | WorkerStarted | WorkerFinished | Planned | RunFinished
+Event = AnalysisDelta | AnalysisReady | WorkerStarted | WorkerDelta | WorkerFinished | Planned | RunFinished
 
 
 class PlanError(RuntimeError):
@@ -153,7 +181,8 @@ class Engine:
         self.worker_max_tokens = worker_max_tokens
 
     def run(self, request: Request) -> Iterator[Event]:
-        """Yield AnalysisReady, WorkerStarted/WorkerFinished per approach, Planned, then RunFinished.
+        """Yield AnalysisDelta…AnalysisReady, WorkerStarted/WorkerDelta…/WorkerFinished per approach,
+        Planned, then RunFinished. Deltas carry the whole text so far, so a consumer may skip any of them.
 
         Raises PlanError (from the iterator) when the orchestrator call fails before any approach arrived
         or its reply holds no usable task.
@@ -183,11 +212,22 @@ class Engine:
             )
         )
 
-    def write(self, request: Request, index: int, approach: Approach) -> WorkerResult:
-        """Run one worker. Never raises for a model failure: the result carries the reason instead."""
+    def write(
+        self,
+        request: Request,
+        index: int,
+        approach: Approach,
+        on_reply: Callable[[str], None] | None = None,
+    ) -> WorkerResult:
+        """Run one worker; when `on_reply` is given the reply is streamed and it gets the reply so far.
+
+        Never raises for a model failure: the result carries the reason instead."""
         prompt = worker_prompt(request.task, approach, request.context)
+        on_text = None if on_reply is None else _accumulate(on_reply)
         try:
-            completion = self.llm.complete(prompt, model=self.worker_model, max_tokens=self.worker_max_tokens)
+            completion = self.llm.complete(
+                prompt, model=self.worker_model, max_tokens=self.worker_max_tokens, on_text=on_text
+            )
         except LLMError as error:
             return WorkerResult(index, approach, "", str(error), self.worker_model)
         text = parse_response(completion.text)
@@ -209,10 +249,17 @@ class Engine:
         """Stream the orchestrator's reply, starting a worker for each task as soon as it closes."""
         parser = PlanStreamParser(max_tasks=request.max_approaches)
         launched: list[Approach] = []
+        analysis_done = False
+        received = ""
 
         def on_text(delta: str) -> None:
+            nonlocal analysis_done, received
+            received += delta
+            if not analysis_done:
+                events.put(AnalysisDelta(received))
             for parsed in parser.feed(delta):
                 if isinstance(parsed, AnalysisParsed):
+                    analysis_done = True
                     events.put(AnalysisReady(parsed.text))
                 elif isinstance(parsed, ApproachParsed):
                     launched.append(parsed.approach)
@@ -256,8 +303,20 @@ class Engine:
     def _work(self, request: Request, index: int, approach: Approach, events: queue.Queue[Event | _PlanFailed]) -> None:
         events.put(WorkerStarted(index, approach))
         try:
-            result = self.write(request, index, approach)
+            result = self.write(request, index, approach, lambda raw: events.put(WorkerDelta(index, raw)))
         except Exception as error:  # always report, so the run can finish
             log.exception("worker %d failed unexpectedly", index)
             result = WorkerResult(index, approach, "", f"Unexpected error: {error}", self.worker_model)
         events.put(WorkerFinished(result))
+
+
+def _accumulate(on_reply: Callable[[str], None]) -> Callable[[str], None]:
+    """Turn text deltas into calls with the whole reply so far."""
+    received = ""
+
+    def on_text(delta: str) -> None:
+        nonlocal received
+        received += delta
+        on_reply(received)
+
+    return on_text

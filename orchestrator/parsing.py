@@ -30,6 +30,8 @@ __all__ = [
     "PlanStreamParser",
     "parse_plan",
     "parse_response",
+    "preview_analysis",
+    "preview_response",
 ]
 
 DEFAULT_TYPE = "default"
@@ -83,6 +85,10 @@ _FIELD_OPEN = {name: re.compile(f"<{name}" + _REST, _FLAGS) for name in ("type",
 _FIELD_END = re.compile(r"</?(?:type|description)" + _REST, _FLAGS)
 _RESPONSE_OPEN = re.compile(r"<response" + _REST, _FLAGS)
 _RESPONSE_CLOSE = re.compile(r"</response" + _REST, _FLAGS)
+
+
+# The unfinished end of a streaming buffer: a tag or an entity still being written.
+_UNFINISHED = re.compile(r"(?:<[^<>]*|&#?\w*)$")
 
 
 def _self_closing(tag: re.Match[str]) -> bool:
@@ -286,3 +292,27 @@ def parse_response(text: str) -> str:
     closing = _RESPONSE_CLOSE.search(text, opening.end())
     end = closing.start() if closing else len(text)
     return html.unescape(text[opening.end() : end]).strip()
+
+
+# -- previews of a reply still streaming ---------------------------------------------------------------------
+
+
+def _preview(text: str, opening_pattern: re.Pattern[str], end_pattern: re.Pattern[str]) -> str | None:
+    opening = opening_pattern.search(text)
+    if opening is None or _self_closing(opening):
+        return None
+    end = end_pattern.search(text, opening.end())
+    body = text[opening.end() : end.start()] if end else _UNFINISHED.sub("", text[opening.end() :])
+    return html.unescape(body).strip()
+
+
+def preview_analysis(text: str) -> str | None:
+    """The analysis written so far, for showing while the plan streams; None before `<analysis>` arrives.
+
+    A half-written tag or entity at the end is held back, so `&am` or `</anal` never flashes on screen."""
+    return _preview(text, _ANALYSIS_OPEN, _ANALYSIS_END)
+
+
+def preview_response(text: str) -> str | None:
+    """A worker's `<response>` written so far, like `preview_analysis`."""
+    return _preview(text, _RESPONSE_OPEN, _RESPONSE_CLOSE)

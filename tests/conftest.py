@@ -63,6 +63,8 @@ def bot_env(slack: FakeSlackAPI, claude: FakeAnthropicAPI, db_path: Path) -> dic
         "VARIATIONS_DB": str(db_path),
         "ORCHESTRATOR_MODEL": "orch-model",
         "WORKER_MODEL": "work-model",
+        # Live updates at most every 0.2 s per message, so streaming shows within short test replies.
+        "VARIATIONS_UPDATE_INTERVAL": "0.2",
     }
 
 

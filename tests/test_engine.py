@@ -7,12 +7,14 @@ import threading
 import pytest
 
 from orchestrator.engine import (
+    AnalysisDelta,
     AnalysisReady,
     Engine,
     PlanError,
     Planned,
     Request,
     RunFinished,
+    WorkerDelta,
     WorkerFinished,
     WorkerStarted,
 )
@@ -24,7 +26,10 @@ from tests.scripted import DEFAULT_APPROACHES, Script, is_plan_prompt, plan_repl
 def test_run_reports_every_step_and_the_totals(engine: Engine, claude: FakeAnthropicAPI) -> None:
     events = list(engine.run(Request("Write a tagline", {"audience": "hikers"})))
     kinds = [type(e) for e in events]
-    assert kinds[0] is AnalysisReady
+    assert kinds.index(AnalysisDelta) < kinds.index(AnalysisReady) < kinds.index(Planned)
+    ready = next(e for e in events if isinstance(e, AnalysisReady))
+    last_delta = [e for e in events if isinstance(e, AnalysisDelta)][-1]
+    assert last_delta.text == ready.analysis
     assert kinds.count(WorkerStarted) == 3 and kinds.count(WorkerFinished) == 3
     assert kinds.count(Planned) == 1 and kinds[-1] is RunFinished
     result = events[-1].result
@@ -123,3 +128,18 @@ def test_write_reruns_one_approach(engine: Engine, claude: FakeAnthropicAPI) -> 
     assert (result.index, result.ok) == (2, True)
     assert result.text == "## Formal take\nThe **formal** version."
     assert "dry" in claude.prompts()[-1]
+
+
+def test_worker_text_streams_as_deltas(engine: Engine, claude: FakeAnthropicAPI) -> None:
+    body = "A fairly long answer. " * 40
+    claude.responder = Script(worker=lambda kind: FakeReply(f"<response>{body}</response>", chunk_chars=12))
+    events = list(engine.run(Request("Write a tagline")))
+    for index in range(3):
+        texts = [e.text for e in events if isinstance(e, WorkerDelta) and e.index == index]
+        assert len(texts) > 10
+        assert all(body.startswith(text) for text in texts if text)  # never a half-written tag or entity
+        assert texts[-1] == body.strip()
+        started = next(i for i, e in enumerate(events) if isinstance(e, WorkerStarted) and e.index == index)
+        finished = next(i for i, e in enumerate(events) if isinstance(e, WorkerFinished) and e.result.index == index)
+        deltas = [i for i, e in enumerate(events) if isinstance(e, WorkerDelta) and e.index == index]
+        assert started < deltas[0] and deltas[-1] < finished

@@ -21,6 +21,8 @@ from orchestrator.parsing import (
     PlanStreamParser,
     parse_plan,
     parse_response,
+    preview_analysis,
+    preview_response,
 )
 
 COOKBOOK = """\
@@ -598,3 +600,30 @@ def test_parse_response_without_tags_is_the_stripped_reply(text: str) -> None:
     if "<response" in text.lower() or "</response" in text.lower():
         return
     assert parse_response(text) == text.strip()
+
+
+# -- previews while streaming -------------------------------------------------------------------------------
+
+
+def test_preview_is_none_until_the_opening_tag() -> None:
+    assert preview_analysis("Sure! Here is my plan: <anal") is None
+    assert preview_response("thinking...") is None
+
+
+def test_preview_holds_back_unfinished_tags_and_entities() -> None:
+    assert preview_analysis("<analysis>\nFast &amp; light, not &am") == "Fast & light, not"
+    assert preview_analysis("<analysis>Readers differ.</anal") == "Readers differ."
+    assert preview_response("<response>Cost < $20 and </resp") == "Cost < $20 and"
+
+
+def test_preview_stops_at_the_closing_tag() -> None:
+    assert preview_analysis("<analysis>Done.</analysis>\n<tasks><task>") == "Done."
+    assert preview_response("<response>All of it</response> trailing") == "All of it"
+
+
+@given(st.text(max_size=300), st.integers(min_value=0, max_value=300))
+def test_preview_of_a_prefix_never_shows_markup_the_whole_reply_hides(body: str, cut: int) -> None:
+    reply = f"<response>{html.escape(body, quote=False)}</response>"
+    preview = preview_response(reply[:cut])
+    if preview is not None:
+        assert body.strip().startswith(preview) or preview == ""
