@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from tests.conftest import CHANNEL, Bot
 from tests.fakes.anthropic_api import FakeReply
 from tests.scripted import Script, plan_reply
@@ -28,7 +30,7 @@ def test_variation_text_streams_into_its_message_then_gets_buttons(bot: Bot) -> 
     seen = updates_of(bot, variation["message_ts"])
     live = [text for text in seen if "Writing…" in text]
     assert len(live) >= 2, seen  # several partial versions before the end
-    assert all(len(a) <= len(b) for a, b in zip(live, live[1:], strict=False))  # the text only grows
+    assert all(len(a) <= len(b) for a, b in itertools.pairwise(live))  # the text only grows
     assert "word0" in live[0] and "word299" not in live[0]
     final = bot.slack.message(CHANNEL, variation["message_ts"])
     assert WORDS in texts(final).replace("\n", " ")
