@@ -28,7 +28,7 @@ def main() -> int:
             log.info("starting in Socket Mode")
             SocketModeHandler(services.app, settings.slack_app_token).start()
         else:
-            server = HttpServer(services.app, port=settings.port)
+            server = HttpServer(services.app, services.ack_first, port=settings.port)
             log.info("listening on http://0.0.0.0:%d/slack/events", settings.port)
             server.serve_forever()
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.config import Settings
 from bot.listeners import actions, commands
+from bot.priority import AckFirst
 from bot.runner import Runner
 from bot.store import Store
 from bot.throttle import LiveUpdates, UpdateBudget
@@ -48,6 +49,7 @@ class Services:
     app: App
     store: Store
     live: LiveUpdates
+    ack_first: AckFirst
     executors: tuple[ThreadPoolExecutor, ...]
 
     def close(self) -> None:
@@ -64,18 +66,21 @@ def create_app(
     store: Store,
     client: WebClient,
     runs: Executor,
-    listeners: Executor,
     live: LiveUpdates,
+    ack_first: AckFirst,
 ) -> App:
     """The Bolt app with its listeners. Request signatures are verified in HTTP mode."""
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or None,
         request_verification_enabled=not settings.socket_mode,
-        listener_executor=listeners,
+        # Listeners are quick (parse, a SQLite write, hand-off to a pool), so they run in the request's
+        # own thread and answer when done: no executor hop, no polling for the ack, and a click is in
+        # the database before Slack hears back.
+        process_before_response=True,
     )
-    commands.register(app, Runner(engine, store, client, runs, live), settings.max_task_chars)
-    actions.register(app, store, VoteRefresher(store, client))
+    commands.register(app, Runner(engine, store, client, runs, live, ack_first), settings.max_task_chars)
+    actions.register(app, store, VoteRefresher(store, client, live))
     return app
 
 
@@ -86,7 +91,6 @@ def build(settings: Settings, anthropic_client: anthropic.Anthropic | None = Non
     client = make_slack_client(settings)
     workers = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="worker")
     runs = ThreadPoolExecutor(settings.run_threads, thread_name_prefix="run")
-    listeners = ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="listener")
     live = LiveUpdates(UpdateBudget(interval=settings.update_interval, per_minute=settings.updates_per_minute))
     engine = Engine(
         LLM(anthropic_client or make_client()),
@@ -94,6 +98,7 @@ def build(settings: Settings, anthropic_client: anthropic.Anthropic | None = Non
         orchestrator_model=settings.orchestrator_model,
         worker_model=settings.worker_model,
     )
-    app = create_app(settings, engine=engine, store=store, client=client, runs=runs, listeners=listeners, live=live)
-    # Shut down in this order: no new clicks, then runs (which wait on workers), then workers.
-    return Services(app=app, store=store, live=live, executors=(listeners, runs, workers))
+    ack_first = AckFirst()
+    app = create_app(settings, engine=engine, store=store, client=client, runs=runs, live=live, ack_first=ack_first)
+    # Shut down in this order: runs (which wait on their workers), then workers.
+    return Services(app=app, store=store, live=live, ack_first=ack_first, executors=(runs, workers))

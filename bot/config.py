@@ -89,7 +89,7 @@ class Settings:
             worker_model=worker_model,
             db_path=get("VARIATIONS_DB") or "variations.db",
             port=positive_int("PORT", 3000),
-            worker_threads=positive_int("VARIATIONS_WORKER_THREADS", 32),
+            worker_threads=positive_int("VARIATIONS_WORKER_THREADS", 64),
             run_threads=positive_int("VARIATIONS_RUN_THREADS", 64),
             max_task_chars=positive_int("VARIATIONS_MAX_TASK_CHARS", 4000),
             update_interval=positive_float("VARIATIONS_UPDATE_INTERVAL", 1.0),

@@ -27,6 +27,7 @@ from bot.blocks import (
     stored_variation_messages,
     writing_message,
 )
+from bot.priority import AckFirst
 from bot.store import Store, now
 from bot.throttle import LiveUpdates
 from orchestrator.engine import (
@@ -86,18 +87,28 @@ class _Thread:
 class Runner:
     """Reports runs into Slack threads; live text is streamed by rewriting messages through `live`."""
 
-    def __init__(self, engine: Engine, store: Store, client: WebClient, executor: Executor, live: LiveUpdates) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        store: Store,
+        client: WebClient,
+        executor: Executor,
+        live: LiveUpdates,
+        ack_first: AckFirst,
+    ) -> None:
         self.engine = engine
         self.store = store
         self.client = client
         self.executor = executor
         self.live = live
+        self.ack_first = ack_first
 
     def start(self, origin: Origin, task: str, context: Mapping[str, str]) -> None:
         """Queue the run and return at once."""
         self.executor.submit(self._run_safely, origin, task, dict(context))
 
     def _run_safely(self, origin: Origin, task: str, context: dict[str, str]) -> None:
+        self.ack_first.wait_quiet()
         try:
             self.run(origin, task, context)
         except Exception:

@@ -10,16 +10,25 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress import create_server
 from waitress.server import BaseWSGIServer
 
+from bot.priority import AckFirst
+
 EVENTS_PATH = "/slack/events"
 
 
 class HttpServer:
     """A waitress server for the app that can also run in a background thread (tests, benchmarks)."""
 
-    def __init__(self, app: App, *, host: str = "0.0.0.0", port: int = 3000, threads: int = 8) -> None:
-        self._server: BaseWSGIServer = create_server(
-            SlackRequestHandler(app, path=EVENTS_PATH), host=host, port=port, threads=threads
-        )
+    def __init__(
+        self,
+        app: App,
+        ack_first: AckFirst,
+        *,
+        host: str = "0.0.0.0",
+        port: int = 3000,
+        threads: int = 16,
+    ) -> None:
+        handler = ack_first.wsgi(SlackRequestHandler(app, path=EVENTS_PATH))
+        self._server: BaseWSGIServer = create_server(handler, host=host, port=port, threads=threads)
         self._thread: threading.Thread | None = None
 
     @property

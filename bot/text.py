@@ -518,9 +518,14 @@ def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
                 suffix = ""
                 break
             opening = body.rfind(_FENCE, 0, cut)
-            if not body[opening + len(_FENCE) : cut].strip() and opening > lo:
-                budget = opening  # don't end a chunk with a fence that opens an empty block
-                continue
+            if not body[opening + len(_FENCE) : cut].strip():
+                start = len(body) - len(body[lo:].lstrip())  # the chunk's first visible character
+                if opening > start:
+                    budget = opening  # don't end a chunk with a fence that opens an empty block
+                    continue
+                if lo < opening + len(_FENCE):
+                    lo = opening + len(_FENCE)  # the block opens the chunk: cut inside its content
+                    continue
             if budget > limit - len(_CLOSE):
                 budget = limit - len(_CLOSE)
                 continue

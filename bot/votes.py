@@ -1,49 +1,44 @@
 """Keeps a variation's vote buttons in step with the database, without flooding Slack.
 
-Clicks on one variation are serialized, and a refresh that finds another one already waiting leaves the
-work to it: the waiting refresh reads the counts after this click was written, so the message always
-ends on the true counts, with at most one pending `chat.update` per variation however fast people click.
+A click offers a rewrite of the message holding the buttons to `LiveUpdates`, which sends at most one per
+interval per message; the message is built from the database when it is sent, so whichever rewrite goes
+last shows the counts after every click before it, and a burst of 30 clicks costs a few `chat.update`s.
+Listener threads never wait on Slack here.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks import stored_variation_messages
 from bot.store import Store
+from bot.throttle import LiveUpdates
 
 log = logging.getLogger(__name__)
 
 
 class VoteRefresher:
-    def __init__(self, store: Store, client: WebClient) -> None:
+    def __init__(self, store: Store, client: WebClient, live: LiveUpdates) -> None:
         self.store = store
         self.client = client
-        self._guard = threading.Lock()
-        self._locks: dict[int, threading.Lock] = {}
-        self._pending: set[int] = set()
+        self.live = live
 
-    def refresh(self, variation_id: int) -> None:
-        """Rewrite the message holding this variation's buttons with the current counts."""
-        with self._guard:
-            if variation_id in self._pending:
-                return
-            self._pending.add(variation_id)
-            lock = self._locks.setdefault(variation_id, threading.Lock())
-        with lock:
-            with self._guard:
-                self._pending.discard(variation_id)
+    def refresh(self, variation_id: int, channel_id: str, message_ts: str) -> None:
+        """Rewrite the message holding this variation's buttons with the current counts, soon."""
+
+        def send() -> None:
             row = self.store.variation(variation_id)
-            run = self.store.run(row["run_id"]) if row else None
-            if row is None or run is None or not row["message_ts"]:
+            if row is None:
                 return
             tally = self.store.tally(variation_id)
             message = stored_variation_messages(row, tally.up, tally.down)[-1]
             try:
-                self.client.chat_update(channel=run["channel_id"], ts=row["message_ts"], **message)
+                self.client.chat_update(channel=channel_id, ts=message_ts, **message)
             except SlackApiError as error:
-                log.error("variation %s: updating the counts failed: %s", variation_id, error.response.get("error"))
+                reason = error.response.get("error")
+                log.error("variation %s: updating the counts failed: %s", variation_id, reason)
+
+        self.live.offer(message_ts, send)

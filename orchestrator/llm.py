@@ -76,11 +76,11 @@ class LLM:
         try:
             if on_text is None:
                 message = self.client.messages.create(model=model, max_tokens=max_tokens, messages=messages)
+                text = "".join(block.text for block in message.content if block.type == "text")
+                usage = Usage(message.usage.input_tokens, message.usage.output_tokens)
+                reply_model, stop_reason = message.model, message.stop_reason
             else:
-                with self.client.messages.stream(model=model, max_tokens=max_tokens, messages=messages) as stream:
-                    for delta in stream.text_stream:
-                        on_text(delta)
-                    message = stream.get_final_message()
+                text, usage, reply_model, stop_reason = self._stream(model, max_tokens, messages, on_text)
         except anthropic.APIError as error:
             raise LLMError(describe_error(error, model)) from error
         except httpx2.TransportError as error:
@@ -91,15 +91,45 @@ class LLM:
             if "authentication" not in str(error):
                 raise
             raise LLMError("No Anthropic API key: set ANTHROPIC_API_KEY.") from error
-        text = "".join(block.text for block in message.content if block.type == "text")
-        usage = Usage(message.usage.input_tokens, message.usage.output_tokens)
         return Completion(
             text=text,
-            model=message.model or model,
+            model=reply_model or model,
             usage=usage,
-            stop_reason=message.stop_reason,
+            stop_reason=stop_reason,
             seconds=time.monotonic() - started,
         )
+
+    def _stream(
+        self,
+        model: str,
+        max_tokens: int,
+        messages: list[anthropic.types.MessageParam],
+        on_text: Callable[[str], None],
+    ) -> tuple[str, Usage, str, str | None]:
+        """Stream with the SDK's raw events. Its `messages.stream()` helper rebuilds a snapshot of the
+        whole message on every event, which costs about twice the CPU with many runs streaming at once;
+        text, usage and stop reason are all we need."""
+        parts: list[str] = []
+        input_tokens = output_tokens = 0
+        reply_model, stop_reason = model, None
+        stream = self.client.messages.create(model=model, max_tokens=max_tokens, messages=messages, stream=True)
+        with stream:
+            for event in stream:
+                if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                    parts.append(event.delta.text)
+                    on_text(event.delta.text)
+                elif event.type == "message_start":
+                    reply_model = event.message.model
+                    input_tokens = event.message.usage.input_tokens
+                    output_tokens = event.message.usage.output_tokens
+                elif event.type == "message_delta":
+                    stop_reason = event.delta.stop_reason
+                    output_tokens = event.usage.output_tokens
+                    input_tokens = event.usage.input_tokens or input_tokens
+        if stop_reason is None:
+            # The stream ended without its closing events: the reply is incomplete.
+            raise httpx2.RemoteProtocolError("stream ended before message_stop")
+        return "".join(parts), Usage(input_tokens, output_tokens), reply_model, stop_reason
 
 
 def describe_error(error: anthropic.APIError, model: str) -> str:

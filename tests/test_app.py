@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
+from pathlib import Path
 from typing import Any
 
-from tests.conftest import CHANNEL, SIGNING_SECRET, USER, Bot
-from tests.fakes.anthropic_api import FakeReply
+from bot.app import build
+from bot.config import Settings
+from bot.server import HttpServer
+from tests.conftest import CHANNEL, SIGNING_SECRET, USER, Bot, anthropic_client, bot_env
+from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
 from tests.fakes.signing import signed_headers, slash_command_body
+from tests.fakes.slack_api import FakeSlackAPI
 from tests.scripted import Script, plan_reply
 
 
@@ -273,3 +279,65 @@ def test_click_from_another_workspace_is_refused(bot: Bot) -> None:
     responses = bot.slack.wait_for(lambda: bot.slack.responses("click-UX"))
     assert "Only people in the workspace" in responses[0]["text"]
     assert bot.store.db["feedback"].count == 0
+
+
+def test_thirty_users_voting_at_once_are_all_counted(bot: Bot) -> None:
+    bot.command("Write a tagline")
+    bot.wait_run()
+    variation = bot.store.variation(1)
+    barrier = threading.Barrier(30)
+    statuses: list[int] = []
+
+    def click(n: int) -> None:
+        barrier.wait()
+        statuses.append(bot.click(1, "up" if n % 3 else "down", user=f"U{n:03}")[0])
+
+    threads = [threading.Thread(target=click, args=(n,)) for n in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 30
+    assert bot.store.db["feedback"].count == 30
+    final = bot.slack.wait_for(
+        lambda: (
+            buttons(m := bot.slack.message(CHANNEL, variation["message_ts"]))
+            == {
+                "vote_up": "👍 20",
+                "vote_down": "👎 10",
+            }
+            and m
+        )
+    )
+    assert "The *technical* version." in texts(final)
+    rewrites = [c for c in bot.slack.calls("chat.update") if c.params["ts"] == variation["message_ts"]]
+    assert len(rewrites) < 30 + 2  # coalesced: the 30 clicks did not each rewrite the message
+
+
+def test_ack_does_not_wait_for_busy_workers(slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path) -> None:
+    """With one run thread and one worker thread both busy, a new command is still acknowledged."""
+    env = {**bot_env(slack, claude, tmp_path / "v.db"), "VARIATIONS_RUN_THREADS": "1", "VARIATIONS_WORKER_THREADS": "1"}
+    release = threading.Event()
+
+    def plan() -> str:
+        release.wait(timeout=30)
+        return plan_reply()
+
+    claude.responder = Script(plan=plan)
+    services = build(Settings.from_env(env), anthropic_client=anthropic_client(claude))
+    server = HttpServer(services.app, services.ack_first, host="127.0.0.1", port=0)
+    server.start()
+    try:
+        bot = Bot(server.url, services.store, slack, claude)
+        bot.command("First")
+        claude.wait_for(lambda: claude.requests())  # the first run now holds both pools
+        status, _ = bot.command("Second")
+        assert status == 200
+        assert not release.is_set() and len(claude.requests()) == 1  # acknowledged while the pools were busy
+        release.set()
+        assert bot.wait_run(1)["status"] == "done"
+        assert bot.wait_run(2)["status"] == "done"  # the second run queued, then ran
+    finally:
+        release.set()
+        server.stop()
+        services.close()

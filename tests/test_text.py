@@ -526,3 +526,10 @@ def test_property_truncate_plain(text: str, limit: int) -> None:
     assert not ENTITY_TAIL.search(out.removesuffix("…"))
     if out.endswith("…") and out != " ".join(text.split()):
         assert " ".join(text.split()).startswith(out[:-1].rstrip())
+
+
+def test_split_never_yields_empty_chunks_around_an_indented_fence() -> None:
+    # Found by hypothesis: an indented fence at a chunk's start used to produce "" and an empty block.
+    chunks = split_text("word\n ``` " + "x" * 70, 50)
+    assert all(chunk.strip() and chunk.strip() != "```\n```" for chunk in chunks)
+    assert "".join(chunks).count("x") == 70

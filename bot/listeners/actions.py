@@ -41,7 +41,8 @@ def register(app: App, store: Store, refresher: VoteRefresher) -> None:
         except LookupError:
             respond(text=GONE, response_type="ephemeral", replace_original=False)
             return
-        refresher.refresh(variation_id)
+        if variation["message_ts"]:
+            refresher.refresh(variation_id, run["channel_id"], variation["message_ts"])
 
     app.action(VOTE_UP)(on_vote)
     app.action(VOTE_DOWN)(on_vote)
