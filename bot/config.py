@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from orchestrator.settings import models_from_env
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+N = TypeVar("N", int, float)
 
 
 class ConfigError(ValueError):
@@ -40,26 +42,15 @@ class Settings:
             value = environ.get(name, "").strip()
             return value or None
 
-        def positive_int(name: str, default: int) -> int:
+        def positive(name: str, default: N, kind: Callable[[str], N]) -> N:
             raw = get(name)
             if raw is None:
                 return default
             try:
-                value = int(raw)
+                value = kind(raw)
             except ValueError:
-                raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-            if value < 1:
-                raise ConfigError(f"{name} must be at least 1, got {value}")
-            return value
-
-        def positive_float(name: str, default: float) -> float:
-            raw = get(name)
-            if raw is None:
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+                what = "a whole number" if kind is int else "a number"
+                raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
             if not value > 0:
                 raise ConfigError(f"{name} must be more than 0, got {raw}")
             return value
@@ -88,10 +79,10 @@ class Settings:
             orchestrator_model=orchestrator_model,
             worker_model=worker_model,
             db_path=get("VARIATIONS_DB") or "variations.db",
-            port=positive_int("PORT", 3000),
-            worker_threads=positive_int("VARIATIONS_WORKER_THREADS", 64),
-            run_threads=positive_int("VARIATIONS_RUN_THREADS", 64),
-            max_task_chars=positive_int("VARIATIONS_MAX_TASK_CHARS", 4000),
-            update_interval=positive_float("VARIATIONS_UPDATE_INTERVAL", 1.0),
-            updates_per_minute=positive_float("VARIATIONS_UPDATES_PER_MINUTE", 50.0),
+            port=positive("PORT", 3000, int),
+            worker_threads=positive("VARIATIONS_WORKER_THREADS", 64, int),
+            run_threads=positive("VARIATIONS_RUN_THREADS", 64, int),
+            max_task_chars=positive("VARIATIONS_MAX_TASK_CHARS", 4000, int),
+            update_interval=positive("VARIATIONS_UPDATE_INTERVAL", 1.0, float),
+            updates_per_minute=positive("VARIATIONS_UPDATES_PER_MINUTE", 50.0, float),
         )

@@ -41,7 +41,8 @@ def test_overrides() -> None:
         ({"SLACK_SIGNING_SECRET": ""}, "SLACK_SIGNING_SECRET is not set"),
         ({"ANTHROPIC_API_KEY": " "}, "ANTHROPIC_API_KEY is not set"),
         ({"PORT": "http"}, "PORT must be a whole number"),
-        ({"VARIATIONS_WORKER_THREADS": "0"}, "VARIATIONS_WORKER_THREADS must be at least 1"),
+        ({"VARIATIONS_WORKER_THREADS": "0"}, "VARIATIONS_WORKER_THREADS must be more than 0"),
+        ({"VARIATIONS_UPDATE_INTERVAL": "soon"}, "VARIATIONS_UPDATE_INTERVAL must be a number"),
     ],
 )
 def test_mistakes_name_the_variable(change: dict[str, str], message: str) -> None:
