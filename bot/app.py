@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
-from bot.listeners import actions, commands
+from bot.listeners import actions, commands, forms, home
 from bot.priority import AckFirst
 from bot.runner import Runner
 from bot.store import Store
@@ -79,8 +79,11 @@ def create_app(
         # the database before Slack hears back.
         process_before_response=True,
     )
-    commands.register(app, Runner(engine, store, client, runs, live, ack_first), settings.max_task_chars)
-    actions.register(app, store, VoteRefresher(store, client, live))
+    runner = Runner(engine, store, client, runs, live, ack_first)
+    commands.register(app, runner, settings.max_task_chars)
+    forms.register(app, runner, settings.max_task_chars)
+    actions.register(app, store, runner, VoteRefresher(store, client, live))
+    home.register(app, store)
     return app
 
 

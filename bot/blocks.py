@@ -10,7 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.store import Tally
 from bot.text import escape, markdown_to_mrkdwn, split_text, truncate_plain
+from orchestrator.engine import SYNTHESIS
 from orchestrator.parsing import Approach
 
 Message = dict[str, Any]
@@ -21,6 +23,8 @@ SECTIONS_PER_MESSAGE = 10  # well under the 50-block limit, and ~30k characters 
 FALLBACK_LIMIT = 150  # notification text: a summary, the blocks carry the content
 VOTE_UP = "vote_up"
 VOTE_DOWN = "vote_down"
+REGENERATE = "regenerate"
+SYNTHESIZE = "synthesize"
 
 
 @dataclass(frozen=True)
@@ -75,20 +79,54 @@ def _quote(text: str) -> str:
     return "\n".join("> " + line if line else ">" for line in text.splitlines())
 
 
-def parent_message(user_id: str, task: str, context: Mapping[str, str], progress: Progress) -> Message:
-    """The channel message a run hangs its thread on: who asked, the request, its context, the status."""
+def parent_message(
+    user_id: str,
+    task: str,
+    context: Mapping[str, str],
+    progress: Progress,
+    *,
+    leader: str | None = None,
+    synthesize_run: int | None = None,
+) -> Message:
+    """The channel message a run hangs its thread on: who asked, the request, its context, the status,
+    the leading approach once votes come in, and (with `synthesize_run`) the button to combine them."""
     blocks: list[Block] = [_section(f"<@{user_id}> asked for variations:")]
     blocks += [_section(_quote(chunk)) for chunk in split_text(escape(task.strip()), SECTION_LIMIT - 200)]
     if context:
         pairs = " · ".join(f"*{escape(key)}:* {escape(value)}" for key, value in context.items())
         blocks.append(_context(truncate_plain(pairs, SECTION_LIMIT)))
     blocks.append(_context(status_line(progress)))
+    if leader:
+        blocks.append(_section(leader))
+    if synthesize_run is not None:
+        button = _button(SYNTHESIZE, "🧩 Synthesize the best", str(synthesize_run))
+        blocks.append({"type": "actions", "block_id": f"run-{synthesize_run}", "elements": [button]})
     return {"text": _fallback(f"Variations: {task.strip()}"), "blocks": blocks}
 
 
-def approach_title(position: int, approach: Approach) -> str:
-    name = approach.type[:1].upper() + approach.type[1:]
-    return f"*{position + 1}. {escape(name)}*"
+def leader_line(variations: Sequence[Mapping[str, Any]], tallies: Mapping[int, Tally]) -> str | None:
+    """Who leads by net votes (👍 minus 👎) and how many votes there are; None before the first vote."""
+    votes = sum(t.up + t.down for t in tallies.values())
+    if not votes:
+        return None
+    voted = [v for v in variations if v["id"] in tallies]
+    best = max(tallies[v["id"]].up - tallies[v["id"]].down for v in voted)
+    leaders = [v for v in voted if tallies[v["id"]].up - tallies[v["id"]].down == best]
+    names = " and ".join(approach_title(numbered(v), Approach(v["type"], "")) for v in leaders)
+    total = f"{votes} vote{'s' if votes != 1 else ''} on {len(voted)} variation{'s' if len(voted) != 1 else ''}"
+    if len(leaders) > 1:
+        return f"🤝 Tied at {best:+d}: {names} · {total}"
+    return f"🏆 Leading: {names} ({best:+d}) · {total}"
+
+
+def approach_title(position: int | None, approach: Approach, note: str | None = None) -> str:
+    """`*2. Lifestyle*` for a planned approach; a synthesis or a new version has no number of its own."""
+    name = escape(approach.type[:1].upper() + approach.type[1:])
+    if approach.type == SYNTHESIS:
+        return "🧩 *Synthesis*"
+    if position is None:
+        return f"♻️ *{name}*, new version" + (f" ({escape(note)})" if note else "")
+    return f"*{position + 1}. {name}*"
 
 
 def _sections(markdown: str, limit: int | None = None) -> list[Block]:
@@ -115,55 +153,62 @@ def analysis_message(analysis: str, approaches: Sequence[Approach] = (), *, writ
     }
 
 
-def writing_message(position: int, approach: Approach, text: str = "") -> Message:
+def writing_message(position: int | None, approach: Approach, text: str = "", note: str | None = None) -> Message:
     """A variation while its worker writes it: the approach and the text so far (at most one message's
     worth; the finished message carries everything), without buttons yet."""
-    title = f"{approach_title(position, approach)}: _{escape(approach.description)}_"
+    title = f"{approach_title(position, approach, note)}: _{escape(approach.description)}_"
     blocks = [_section(truncate_plain(title, SECTION_LIMIT)), *_sections(text, limit=SECTIONS_PER_MESSAGE)]
     blocks.append(_context("✍️ Writing…"))
-    return {"text": _fallback(f"{position + 1}. {approach.type}: writing…"), "blocks": blocks}
+    return {"text": _fallback(f"{approach.type}: writing…"), "blocks": blocks}
+
+
+def _button(action_id: str, label: str, value: str) -> Block:
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label, "emoji": True},
+        "value": value,
+    }
 
 
 def vote_buttons(variation_id: int, up: int, down: int) -> Block:
-    """👍/👎 with their current counts; the value carries the variation's id back on a click."""
-
-    def button(action_id: str, emoji: str, count: int) -> Block:
-        return {
-            "type": "button",
-            "action_id": action_id,
-            "text": {"type": "plain_text", "text": f"{emoji} {count}", "emoji": True},
-            "value": str(variation_id),
-        }
-
+    """👍/👎 with their current counts, and ♻️ to write this approach again; each button's value carries
+    the variation's id back on a click."""
+    value = str(variation_id)
     return {
         "type": "actions",
         "block_id": f"votes-{variation_id}",
-        "elements": [button(VOTE_UP, "👍", up), button(VOTE_DOWN, "👎", down)],
+        "elements": [
+            _button(VOTE_UP, f"👍 {up}", value),
+            _button(VOTE_DOWN, f"👎 {down}", value),
+            _button(REGENERATE, "♻️ New version", value),
+        ],
     }
 
 
 def variation_messages(
     variation_id: int,
-    position: int,
+    position: int | None,
     approach: Approach,
     text: str,
     *,
     up: int = 0,
     down: int = 0,
     footnote: str | None = None,
+    note: str | None = None,
 ) -> list[Message]:
     """One variation as one message or, when long, several; the vote buttons go on the last one.
 
     Deterministic for the same input, so a vote can rebuild exactly the message that holds its buttons.
     """
-    title = f"{approach_title(position, approach)}: _{escape(approach.description)}_"
+    title = f"{approach_title(position, approach, note)}: _{escape(approach.description)}_"
     chunks = split_text(markdown_to_mrkdwn(text), SECTION_LIMIT)
     pages = [chunks[i : i + SECTIONS_PER_MESSAGE] for i in range(0, len(chunks), SECTIONS_PER_MESSAGE)]
     messages: list[Message] = []
     for number, page in enumerate(pages, start=1):
         heading = title if len(pages) == 1 else f"{title} ({number} of {len(pages)})"
         blocks = [_section(truncate_plain(heading, SECTION_LIMIT))] + [_section(chunk) for chunk in page]
-        fallback = f"{position + 1}. {approach.type}: {text}"
+        fallback = f"{approach.type}: {text}"
         messages.append({"text": _fallback(fallback), "blocks": blocks})
     last = messages[-1]["blocks"]
     last.append(vote_buttons(variation_id, up, down))
@@ -187,24 +232,32 @@ def footnote(row: Mapping[str, Any]) -> str | None:
     return " · ".join(parts) or None
 
 
+def numbered(row: Mapping[str, Any]) -> int | None:
+    """The position a planned approach is shown with; None for a synthesis or a new version."""
+    if row.get("regenerated_from") is not None or row["type"] == SYNTHESIS:
+        return None
+    return int(row["position"])
+
+
 def stored_variation_messages(row: Mapping[str, Any], up: int = 0, down: int = 0) -> list[Message]:
     """`variation_messages` for a row of the `variations` table (used again on every vote)."""
     return variation_messages(
         row["id"],
-        row["position"],
+        numbered(row),
         Approach(row["type"], row["description"] or ""),
         row["text"] or "",
         up=up,
         down=down,
         footnote=footnote(row),
+        note=row.get("instruction"),
     )
 
 
-def failed_variation_message(position: int, approach: Approach, reason: str) -> Message:
+def failed_variation_message(position: int | None, approach: Approach, reason: str, note: str | None = None) -> Message:
     """A failed approach stays visible in the thread, with the reason in plain words."""
-    title = f"{approach_title(position, approach)}: _{escape(approach.description)}_"
+    title = f"{approach_title(position, approach, note)}: _{escape(approach.description)}_"
     return {
-        "text": _fallback(f"{position + 1}. {approach.type} failed: {reason}"),
+        "text": _fallback(f"{approach.type} failed: {reason}"),
         "blocks": [
             _section(truncate_plain(title, SECTION_LIMIT)),
             _section(truncate_plain(f"⚠️ This approach failed: {escape(reason)}", SECTION_LIMIT)),
@@ -222,13 +275,17 @@ HELP_TEXT = """\
 in a thread, so your team can vote on the best one.
 
 *Usage*
-`/variations Write a product description for our new water bottle`
-
-Add context on the lines after the request, one `name: value` per line; it reaches every prompt:
+`/variations` opens a form: the request, audience, key points, tone and how many approaches.
+`/variations Write a product description for our new water bottle` starts right away; context goes on \
+the lines after the request, one `name: value` per line:
 ```/variations Write a product description for our new water bottle
 audience: hikers and commuters
 key features: keeps drinks cold 24h, 750 ml, dishwasher safe```
-Vote with 👍 / 👎 under each variation; click the same button again to take your vote back."""
+`/variations stats` shows which approaches win in this channel and workspace.
+
+*In the thread*
+👍 / 👎 vote (the same button again takes the vote back) · ♻️ writes a new version of one approach, \
+optionally with an instruction like "shorter" · 🧩 on the request combines the best-voted variations."""
 
 
 def help_message(problem: str | None = None) -> Message:

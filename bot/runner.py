@@ -7,11 +7,15 @@ is posted, so a Slack failure loses no text.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -22,15 +26,18 @@ from bot.blocks import (
     Progress,
     analysis_message,
     failed_variation_message,
+    numbered,
     parent_message,
     plan_failed_message,
     stored_variation_messages,
     writing_message,
 )
 from bot.priority import AckFirst
-from bot.store import Store, now
+from bot.render import stored_parent
+from bot.store import Store, Tally, now
 from bot.throttle import LiveUpdates
 from orchestrator.engine import (
+    SYNTHESIS,
     AnalysisDelta,
     AnalysisReady,
     Engine,
@@ -45,8 +52,11 @@ from orchestrator.engine import (
     WorkerStarted,
 )
 from orchestrator.parsing import Approach
+from orchestrator.prompts import Candidate, Revision
 
 log = logging.getLogger(__name__)
+
+SYNTHESIS_INPUTS = 3  # the best-voted variations a synthesis combines
 
 CANNOT_POST = {
     "channel_not_found": ("I can't see this channel. If it's private, invite me first with `/invite @Variations`."),
@@ -102,19 +112,39 @@ class Runner:
         self.executor = executor
         self.live = live
         self.ack_first = ack_first
+        self._synthesizing: set[int] = set()
+        self._synthesizing_lock = threading.Lock()
 
-    def start(self, origin: Origin, task: str, context: Mapping[str, str]) -> None:
-        """Queue the run and return at once."""
-        self.executor.submit(self._run_safely, origin, task, dict(context))
+    def start(self, origin: Origin, task: str, context: Mapping[str, str], approaches: int | None = None) -> None:
+        """Queue the run and return at once. `approaches` asks for exactly that many; None lets the
+        orchestrator choose within 2-5."""
+        self._submit(self.run, origin, task, dict(context), approaches)
 
-    def _run_safely(self, origin: Origin, task: str, context: dict[str, str]) -> None:
-        self.ack_first.wait_quiet()
-        try:
-            self.run(origin, task, context)
-        except Exception:
-            log.exception("run crashed for %s in %s", origin.user_id, origin.channel_id)
+    def synthesize(self, run_id: int) -> bool:
+        """Queue a synthesis of the run's best-voted variations (all of them when nobody voted).
+        False when one is already being written for this run (a double click)."""
+        with self._synthesizing_lock:
+            if run_id in self._synthesizing:
+                return False
+            self._synthesizing.add(run_id)
+        self._submit(self._synthesize, run_id)
+        return True
 
-    def run(self, origin: Origin, task: str, context: Mapping[str, str]) -> None:
+    def regenerate(self, variation_id: int, instruction: str) -> None:
+        """Queue a new version of one approach, following `instruction` (may be empty)."""
+        self._submit(self._regenerate, variation_id, instruction)
+
+    def _submit(self, job: Callable[..., None], *args: Any) -> None:
+        def safely() -> None:
+            self.ack_first.wait_quiet()
+            try:
+                job(*args)
+            except Exception:
+                log.exception("%s%r crashed", job.__name__, args)
+
+        self.executor.submit(safely)
+
+    def run(self, origin: Origin, task: str, context: Mapping[str, str], approaches: int | None = None) -> None:
         """The whole run, in the calling thread."""
         run_id = self.store.create_run(
             team_id=origin.team_id,
@@ -140,7 +170,10 @@ class Runner:
         thread = _Thread(run_id, origin, task, context, str(posted["ts"]), started)
         self.store.update_run(run_id, message_ts=thread.parent_ts, status="running")
         try:
-            for event in self.engine.run(Request(task=task, context=context)):
+            request = Request(task=task, context=context)
+            if approaches is not None:
+                request = Request(task=task, context=context, min_approaches=approaches, max_approaches=approaches)
+            for event in self.engine.run(request):
                 self._on_event(thread, event)
         except PlanError as error:
             self._on_plan_failed(thread, error)
@@ -158,7 +191,7 @@ class Runner:
             seconds=time.monotonic() - thread.started,
         )
         self._reply(thread, plan_failed_message(str(error)))
-        self._update_parent(thread, Progress("failed", error="no approaches could be planned"), final=True)
+        self._update_parent(thread, None)
 
     # events
 
@@ -203,7 +236,7 @@ class Runner:
             output_tokens=completion.usage.output_tokens,
         )
         self._show_analysis(thread, lambda: analysis_message(plan.analysis, plan.approaches), final=True)
-        self._update_parent(thread, self._progress(thread), final=True)
+        self._update_parent(thread, self._progress(thread))
 
     def _on_worker_started(self, thread: _Thread, index: int, approach: Approach) -> None:
         self._variation_id(thread, index, approach)
@@ -225,12 +258,13 @@ class Runner:
             stop_reason=result.stop_reason,
             finished_at=now(),
         )
+        row = self.store.variation(variation_id)
+        assert row is not None
         if result.ok:
-            row = self.store.variation(variation_id)
-            assert row is not None
             messages = stored_variation_messages(row)
         else:
-            messages = [failed_variation_message(result.index, result.approach, result.error or "")]
+            note = row["instruction"]
+            messages = [failed_variation_message(numbered(row), result.approach, result.error or "", note)]
         placeholder = thread.variation_ts.get(result.index)
         if placeholder is not None:
             self._update(thread, placeholder, lambda: messages[0], final=True)
@@ -242,7 +276,7 @@ class Runner:
         # The message holding the buttons (the last one): votes rewrite that one.
         self.store.update_variation(variation_id, message_ts=last_ts)
         if thread.total:
-            self._update_parent(thread, self._progress(thread), final=False)
+            self._update_parent(thread, self._progress(thread), live=True)
 
     def _on_run_finished(self, thread: _Thread, finished: RunFinished) -> None:
         result = finished.result
@@ -254,16 +288,98 @@ class Runner:
             input_tokens=result.usage.input_tokens,
             output_tokens=result.usage.output_tokens,
         )
-        failed = sum(not r.ok for r in result.results)
-        progress = Progress(
-            result.status,
-            total=len(result.results),
-            finished=len(result.results),
-            failed=failed,
-            seconds=result.seconds,
-            tokens=result.usage.total,
+        self._update_parent(thread, None)
+
+    # follow-ups: a synthesis, a new version of one approach
+
+    def _synthesize(self, run_id: int) -> None:
+        try:
+            self._write_synthesis(run_id)
+        finally:
+            with self._synthesizing_lock:
+                self._synthesizing.discard(run_id)
+
+    def _write_synthesis(self, run_id: int) -> None:
+        thread, request = self._thread_of(run_id)
+        tallies = self.store.tallies(run_id)
+        written = [v for v in self.store.variations(run_id) if v["status"] == "done" and v["type"] != SYNTHESIS]
+
+        def net(row: Mapping[str, Any]) -> int:
+            tally = tallies.get(row["id"], Tally())
+            return tally.up - tally.down
+
+        liked = sorted((v for v in written if net(v) > 0), key=net, reverse=True)[:SYNTHESIS_INPUTS]
+        candidates = [
+            Candidate(Approach(v["type"], v["description"] or ""), v["text"], net(v)) for v in liked or written
+        ]
+        brief = f"Combines {len(candidates)} variations, " + ("best-voted first" if liked else "no votes yet")
+        self._follow_up(
+            thread,
+            Approach(SYNTHESIS, brief),
+            lambda index, on_reply: self.engine.synthesize(request, index, candidates, on_reply),
         )
-        self._update_parent(thread, progress, final=True)
+
+    def _regenerate(self, variation_id: int, instruction: str) -> None:
+        old = self.store.variation(variation_id)
+        assert old is not None, f"no variation {variation_id}"
+        thread, request = self._thread_of(old["run_id"])
+        approach = Approach(old["type"], old["description"] or "")
+        revision = Revision(old["text"] or "", instruction)
+        self._follow_up(
+            thread,
+            approach,
+            lambda index, on_reply: self.engine.write(request, index, approach, on_reply, revision),
+            regenerated_from=variation_id,
+            instruction=instruction.strip() or None,
+        )
+
+    def _follow_up(
+        self,
+        thread: _Thread,
+        approach: Approach,
+        write: Callable[[int, Callable[[str], None]], WorkerResult],
+        *,
+        regenerated_from: int | None = None,
+        instruction: str | None = None,
+    ) -> None:
+        """Write one more variation into a finished run's thread, streamed like the others."""
+        variation_id = self.store.add_variation(
+            thread.run_id,
+            None,
+            approach.type,
+            approach.description,
+            regenerated_from=regenerated_from,
+            instruction=instruction,
+        )
+        row = self.store.variation(variation_id)
+        assert row is not None
+        index = row["position"]
+        thread.variation_ids[index] = variation_id
+        thread.approaches[index] = approach
+        ts = thread.variation_ts[index] = self._reply(thread, writing_message(None, approach, note=instruction))
+
+        def on_reply(raw: str) -> None:
+            if ts is not None:
+                live = WorkerDelta(index, raw)
+                self._update(thread, ts, lambda: writing_message(None, approach, live.text, instruction), final=False)
+
+        try:
+            result = write(index, on_reply)
+            self._on_worker_finished(thread, result)
+            self.store.add_run_tokens(thread.run_id, result.usage.input_tokens, result.usage.output_tokens)
+            self._update_parent(thread, None)
+        finally:
+            if ts is not None:
+                self.live.forget(ts)
+
+    def _thread_of(self, run_id: int) -> tuple[_Thread, Request]:
+        """A finished run's Slack state and request, from the database."""
+        run = self.store.run(run_id)
+        assert run is not None, f"no run {run_id}"
+        origin = Origin(run["team_id"], run["channel_id"], run["user_id"])
+        context = json.loads(run["context"] or "{}")
+        thread = _Thread(run_id, origin, run["task"], context, run["message_ts"], time.monotonic())
+        return thread, Request(task=run["task"], context=context)
 
     # helpers
 
@@ -313,14 +429,10 @@ class Runner:
         else:
             self.live.offer(ts, send)
 
-    def _update_parent(self, thread: _Thread, progress: Progress, *, final: bool) -> None:
-        origin = thread.origin
-        self._update(
-            thread,
-            thread.parent_ts,
-            lambda: parent_message(origin.user_id, thread.task, thread.context, progress),
-            final=final,
-        )
+    def _update_parent(self, thread: _Thread, progress: Progress | None, *, live: bool = False) -> None:
+        """Rewrite the parent: with `progress` while the run goes on, else its stored outcome (final)."""
+        build = functools.partial(stored_parent, self.store, thread.run_id, progress)
+        self._update(thread, thread.parent_ts, build, final=not live)
 
     def _tell_requester(self, origin: Origin, text: str) -> None:
         """An ephemeral note through the command's response_url (works where the bot cannot post)."""

@@ -30,6 +30,7 @@ class HttpServer:
         handler = ack_first.wsgi(SlackRequestHandler(app, path=EVENTS_PATH))
         self._server: BaseWSGIServer = create_server(handler, host=host, port=port, threads=threads)
         self._thread: threading.Thread | None = None
+        self._stopping = False
 
     @property
     def url(self) -> str:
@@ -37,13 +38,19 @@ class HttpServer:
         return f"http://127.0.0.1:{self._server.effective_port}{EVENTS_PATH}"
 
     def serve_forever(self) -> None:
-        self._server.run()
+        try:
+            self._server.run()
+        except OSError:
+            # stop() closes the listening socket under the loop's select(); anything else is real.
+            if not self._stopping:
+                raise
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        self._stopping = True
         self._server.close()
         self._server.task_dispatcher.shutdown()
         if self._thread is not None:

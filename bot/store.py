@@ -11,7 +11,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -104,12 +104,17 @@ class Store:
                     "output_tokens": int,
                     "stop_reason": str,
                     "error": str,
+                    "regenerated_from": int,
+                    "instruction": str,
                 },
                 pk="id",
                 foreign_keys=[("run_id", "runs", "id")],
                 not_null={"run_id", "position", "type", "status", "created_at"},
                 if_not_exists=True,
             )
+            for column, kind in (("regenerated_from", int), ("instruction", str)):
+                if column not in self.db["variations"].columns_dict:  # databases made before it
+                    self.db["variations"].add_column(column, kind)
             self.db["variations"].create_index(["run_id", "position"], unique=True, if_not_exists=True)
             self.db["feedback"].create(
                 {
@@ -166,13 +171,37 @@ class Store:
     def update_run(self, run_id: int, **fields: Any) -> None:
         self._update("runs", run_id, fields)
 
+    def add_run_tokens(self, run_id: int, input_tokens: int, output_tokens: int) -> None:
+        """Count a follow-up call (synthesis, new version) in its run's token cost."""
+        with self._lock, self.db.atomic():
+            self.db.execute(
+                "update runs set input_tokens = coalesce(input_tokens, 0) + ?,"
+                " output_tokens = coalesce(output_tokens, 0) + ? where id = ?",
+                [input_tokens, output_tokens, run_id],
+            )
+
     def run(self, run_id: int) -> dict[str, Any] | None:
         return self._get("runs", run_id)
 
     # variations
 
-    def add_variation(self, run_id: int, position: int, type: str, description: str) -> int:
+    def add_variation(
+        self,
+        run_id: int,
+        position: int | None,
+        type: str,
+        description: str,
+        *,
+        regenerated_from: int | None = None,
+        instruction: str | None = None,
+    ) -> int:
+        """A variation being written. `position=None` appends it after the run's others (a synthesis or
+        a regenerated version), atomically, so two added at once never collide."""
         with self._lock, self.db.atomic():
+            if position is None:
+                (last,) = self.db.execute("select max(position) from variations where run_id = ?", [run_id]).fetchone()
+                position = -1 if last is None else last
+                position += 1
             table = self.db["variations"].insert(
                 {
                     "run_id": run_id,
@@ -181,6 +210,8 @@ class Store:
                     "description": description,
                     "status": "writing",
                     "created_at": now(),
+                    "regenerated_from": regenerated_from,
+                    "instruction": instruction,
                 }
             )
             return int(table.last_pk)
@@ -241,6 +272,16 @@ class Store:
                 result = value
             return Vote(result, self._tally(variation_id))
 
+    def tallies(self, run_id: int) -> dict[int, Tally]:
+        """Current counts of every variation of a run that has votes, by variation id."""
+        with self._lock:
+            rows = self.db.execute(
+                "select variation_id, sum(value = 'up'), sum(value = 'down') from votes where run_id = ?"
+                " group by variation_id",
+                [run_id],
+            ).fetchall()
+        return {variation_id: Tally(up, down) for variation_id, up, down in rows}
+
     def tally(self, variation_id: int) -> Tally:
         with self._lock:
             return self._tally(variation_id)
@@ -252,6 +293,12 @@ class Store:
             ).fetchall()
         )
         return Tally(up=counts.get("up", 0), down=counts.get("down", 0))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query. Under the lock: the connection is shared, and a read must not see
+        another thread's transaction half-way."""
+        with self._lock:
+            return self.db.execute(sql, list(params)).fetchall()
 
     # helpers
 

@@ -440,8 +440,10 @@ class _Cuts:
         self.text = text
         self.hard = _spans(text, _ENTITY, _FENCE_RUN)
         self.soft = _spans(text, _ENTITY, _FENCE_RUN, _ANGLE, _INLINE_CODE)
+        self.links = _spans(text, _ENTITY, _FENCE_RUN, _ANGLE)
         self.hard_starts = [s for s, _ in self.hard]
         self.soft_starts = [s for s, _ in self.soft]
+        self.link_starts = [s for s, _ in self.links]
 
     @staticmethod
     def _enclosing(spans: list[tuple[int, int]], starts: list[int], pos: int) -> tuple[int, int] | None:
@@ -475,6 +477,12 @@ class _Cuts:
             if pos > max(first, floor):
                 return pos, self.next_start(pos)
         cut = self.back_off(hi, first + 1, soft=True)
+        if cut <= first + 1:  # inside a long code span (or what looks like one): keep links whole at least
+            cut = hi
+            while cut > first + 1 and (
+                self._enclosing(self.links, self.link_starts, cut) or not self.ok(cut, soft=False)
+            ):
+                cut -= 1
         if cut <= first + 1:  # a link longer than a chunk: cutting it is the lesser evil
             cut = self.back_off(hi, first + 1, soft=False)
         if cut <= first:

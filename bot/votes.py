@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks import stored_variation_messages
+from bot.render import FINISHED, stored_parent
 from bot.store import Store
 from bot.throttle import LiveUpdates
 
@@ -26,8 +27,9 @@ class VoteRefresher:
         self.client = client
         self.live = live
 
-    def refresh(self, variation_id: int, channel_id: str, message_ts: str) -> None:
-        """Rewrite the message holding this variation's buttons with the current counts, soon."""
+    def refresh(self, variation_id: int, run_id: int, channel_id: str, message_ts: str | None) -> None:
+        """Rewrite the message holding this variation's buttons with the current counts, and the run's
+        leader on its parent, soon."""
 
         def send() -> None:
             row = self.store.variation(variation_id)
@@ -41,4 +43,16 @@ class VoteRefresher:
                 reason = error.response.get("error")
                 log.error("variation %s: updating the counts failed: %s", variation_id, reason)
 
-        self.live.offer(message_ts, send)
+        if message_ts:
+            self.live.offer(message_ts, send)
+        run = self.store.run(run_id)
+        if run is not None and run["status"] in FINISHED and run["message_ts"]:
+            # The leader on the parent moves with the votes (while a run is written, its own updates do).
+            parent_ts = run["message_ts"]
+            self.live.offer(parent_ts, lambda: self._send_parent(run_id, channel_id, parent_ts))
+
+    def _send_parent(self, run_id: int, channel_id: str, ts: str) -> None:
+        try:
+            self.client.chat_update(channel=channel_id, ts=ts, **stored_parent(self.store, run_id))
+        except SlackApiError as error:
+            log.error("run %s: updating the leader failed: %s", run_id, error.response.get("error"))

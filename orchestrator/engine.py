@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -27,12 +27,13 @@ from orchestrator.parsing import (
     preview_analysis,
     preview_response,
 )
-from orchestrator.prompts import orchestrator_prompt, worker_prompt
+from orchestrator.prompts import Candidate, Revision, orchestrator_prompt, synthesis_prompt, worker_prompt
 
 log = logging.getLogger(__name__)
 
 MIN_APPROACHES = 2
 MAX_APPROACHES = 5
+SYNTHESIS = "synthesis"  # the approach type of a synthesis, stored and voted on like any variation
 
 
 @dataclass(frozen=True)
@@ -218,11 +219,29 @@ class Engine:
         index: int,
         approach: Approach,
         on_reply: Callable[[str], None] | None = None,
+        revision: Revision | None = None,
     ) -> WorkerResult:
-        """Run one worker; when `on_reply` is given the reply is streamed and it gets the reply so far.
+        """Run one worker (again, with `revision`); when `on_reply` is given the reply is streamed and it
+        gets the reply so far. Never raises for a model failure: the result carries the reason instead."""
+        prompt = worker_prompt(request.task, approach, request.context, revision)
+        return self._respond(prompt, index, approach, on_reply)
 
-        Never raises for a model failure: the result carries the reason instead."""
-        prompt = worker_prompt(request.task, approach, request.context)
+    def synthesize(
+        self,
+        request: Request,
+        index: int,
+        candidates: Sequence[Candidate],
+        on_reply: Callable[[str], None] | None = None,
+    ) -> WorkerResult:
+        """Merge variations into one final version, weighted by votes; a failure is in the result."""
+        prompt = synthesis_prompt(request.task, request.context, candidates)
+        approach = Approach(SYNTHESIS, f"Combines {len(candidates)} variations, best-voted first")
+        return self._respond(prompt, index, approach, on_reply)
+
+    def _respond(
+        self, prompt: str, index: int, approach: Approach, on_reply: Callable[[str], None] | None
+    ) -> WorkerResult:
+        """One worker-model call whose answer is a <response>."""
         on_text = None if on_reply is None else _accumulate(on_reply)
         try:
             completion = self.llm.complete(

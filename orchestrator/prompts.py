@@ -8,7 +8,8 @@ Templates are filled with `str.replace`, not `str.format`, so braces in user tex
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from orchestrator.parsing import Approach
@@ -53,7 +54,7 @@ Generate content based on:
 <type>{type}</type>
 <guidelines>{description}</guidelines>
 </approach>
-{context}
+{context}{revision}
 Write the content for this approach only, fully addressing the request and the context. \
 Use Markdown for formatting where it helps.
 
@@ -91,8 +92,61 @@ def orchestrator_prompt(task: str, context: Mapping[str, str], *, min_tasks: int
     )
 
 
-def worker_prompt(task: str, approach: Approach, context: Mapping[str, str]) -> str:
-    """The prompt for one approach: the original task, the approach, the context."""
+SYNTHESIS_TEMPLATE = """\
+Several writers each took a different approach to the same request, and the team voted on the results.
+Combine them into one final version that keeps what the team liked best.
+
+<request>
+{task}
+</request>
+{context}
+<variations>
+{variations}
+</variations>
+
+Lead with the strengths of the highest-voted variations, fold in the best ideas of the others, and \
+drop what does not serve the request. Write one complete, polished version (Markdown where it helps), \
+not a comparison.
+
+Return your response in this format:
+
+<response>
+The combined version.
+</response>
+"""
+
+
+@dataclass(frozen=True)
+class Revision:
+    """Regenerating an approach: the earlier text and what the team asked to change (may be empty)."""
+
+    previous_text: str
+    instruction: str = ""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One variation offered to the synthesis, with its net votes."""
+
+    approach: Approach
+    text: str
+    net_votes: int
+
+
+def _render_revision(revision: Revision | None) -> str:
+    if revision is None:
+        return ""
+    instruction = revision.instruction.strip() or "Write a fresh, better version of this approach."
+    return (
+        f"\n<previous_version>\n{escape(revision.previous_text.strip())}\n</previous_version>\n"
+        f"<change_request>{escape(instruction)}</change_request>\n"
+        "This is a new version of the approach above: follow the change request, keep the approach.\n"
+    )
+
+
+def worker_prompt(task: str, approach: Approach, context: Mapping[str, str], revision: Revision | None = None) -> str:
+    """The prompt for one approach: the original task, the approach, the context, and when regenerating,
+    the earlier version with the requested change."""
     return _fill(
         WORKER_TEMPLATE,
         {
@@ -100,5 +154,20 @@ def worker_prompt(task: str, approach: Approach, context: Mapping[str, str]) -> 
             "type": escape(approach.type),
             "description": escape(approach.description),
             "context": render_context(context),
+            "revision": _render_revision(revision),
         },
+    )
+
+
+def synthesis_prompt(task: str, context: Mapping[str, str], candidates: Sequence[Candidate]) -> str:
+    """The prompt that merges variations into one final version, best-voted first."""
+    ranked = sorted(candidates, key=lambda c: -c.net_votes)
+    variations = "\n".join(
+        f'<variation type={quoteattr(c.approach.type)} net_votes="{c.net_votes}">\n'
+        f"{escape(c.text.strip())}\n</variation>"
+        for c in ranked
+    )
+    return _fill(
+        SYNTHESIS_TEMPLATE,
+        {"task": escape(task.strip()), "context": render_context(context), "variations": variations},
     )

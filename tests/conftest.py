@@ -142,3 +142,10 @@ def bot(slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path) -> Iterat
 def blocks_text(message: dict[str, Any]) -> str:
     """All the text a person sees in a message's blocks, for assertions."""
     return json.dumps(message.get("blocks") or [], ensure_ascii=False) + (message.get("text") or "")
+
+
+def interaction(bot: Bot, payload: dict[str, Any]) -> tuple[int, str]:
+    """Send an interactivity payload (block_actions, view_submission) signed as Slack does."""
+    payload = {"team": {"id": TEAM, "domain": "test"}, "user": {"id": USER, "team_id": TEAM}, **payload}
+    body = block_actions_body(payload)
+    return bot.post(body, signed_headers(body, SIGNING_SECRET))

@@ -71,7 +71,7 @@ def test_command_posts_analysis_and_one_reply_per_approach_with_buttons(bot: Bot
     assert all(name in texts(analysis) for name in ("Technical", "Lifestyle", "Practical"))
     assert len(variations) == 3
     for variation in variations:
-        assert buttons(variation) == {"vote_up": "👍 0", "vote_down": "👎 0"}
+        assert buttons(variation) == {"vote_up": "👍 0", "vote_down": "👎 0", "regenerate": "♻️ New version"}
     by_type = {kind: next(v for v in variations if kind in texts(v)) for kind in ("Technical", "Lifestyle")}
     # Markdown became mrkdwn: the heading and **bold** are Slack bold.
     assert "*Technical take*" in texts(by_type["Technical"])
@@ -121,7 +121,7 @@ def test_votes_are_logged_and_counted_once_per_user(bot: Bot) -> None:
     message = bot.slack.wait_for(
         lambda: (
             (m := bot.slack.message(CHANNEL, variation["message_ts"]))
-            and buttons(m) == {"vote_up": "👍 2", "vote_down": "👎 1"}
+            and buttons(m) == {"vote_up": "👍 2", "vote_down": "👎 1", "regenerate": "♻️ New version"}
             and m
         )
     )
@@ -129,11 +129,17 @@ def test_votes_are_logged_and_counted_once_per_user(bot: Bot) -> None:
 
     bot.click(1, "down", user="U1")  # switching moves the vote
     bot.slack.wait_for(
-        lambda: buttons(bot.slack.message(CHANNEL, variation["message_ts"])) == {"vote_up": "👍 1", "vote_down": "👎 2"}
+        lambda: (
+            buttons(bot.slack.message(CHANNEL, variation["message_ts"]))
+            == {"vote_up": "👍 1", "vote_down": "👎 2", "regenerate": "♻️ New version"}
+        )
     )
     bot.click(1, "down", user="U1")  # the same button again takes the vote back
     bot.slack.wait_for(
-        lambda: buttons(bot.slack.message(CHANNEL, variation["message_ts"])) == {"vote_up": "👍 1", "vote_down": "👎 1"}
+        lambda: (
+            buttons(bot.slack.message(CHANNEL, variation["message_ts"]))
+            == {"vote_up": "👍 1", "vote_down": "👎 1", "regenerate": "♻️ New version"}
+        )
     )
     clicks = [(r["user_id"], r["value"]) for r in bot.store.db["feedback"].rows_where(order_by="id")]
     assert clicks == [("U1", "up"), ("U2", "up"), ("U3", "down"), ("U1", "down"), ("U1", "down")]
@@ -155,8 +161,8 @@ def test_bad_signature_is_rejected_with_no_side_effect(bot: Bot) -> None:
     assert bot.store.db["runs"].count == 0
 
 
-def test_empty_command_and_help_answer_with_usage(bot: Bot) -> None:
-    for text in ("", "   ", "help"):
+def test_help_answers_with_usage(bot: Bot) -> None:
+    for text in ("help", "HELP", "?"):
         status, body = bot.command(text)
         assert status == 200
         answer = json.loads(body)
@@ -305,6 +311,7 @@ def test_thirty_users_voting_at_once_are_all_counted(bot: Bot) -> None:
             == {
                 "vote_up": "👍 20",
                 "vote_down": "👎 10",
+                "regenerate": "♻️ New version",
             }
             and m
         )

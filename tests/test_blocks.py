@@ -24,6 +24,7 @@ def test_vote_buttons_carry_the_variation_and_counts() -> None:
     assert [(e["action_id"], e["value"], e["text"]["text"]) for e in block["elements"]] == [
         ("vote_up", "42", "👍 3"),
         ("vote_down", "42", "👎 1"),
+        ("regenerate", "42", "♻️ New version"),
     ]
 
 
@@ -34,7 +35,7 @@ def test_variation_message_has_title_text_buttons_and_footnote() -> None:
     assert section_texts[1] == "*Hello*\nSome *bold* text"
     assert message["blocks"][-2]["type"] == "actions"
     assert message["blocks"][-1] == {"type": "context", "elements": [{"type": "mrkdwn", "text": "m · 1.0s"}]}
-    assert message["text"].startswith("1. formal: # Hello")
+    assert message["text"].startswith("formal: # Hello")
 
 
 def test_long_variation_becomes_several_messages_with_buttons_on_the_last() -> None:

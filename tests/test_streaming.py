@@ -35,7 +35,7 @@ def test_variation_text_streams_into_its_message_then_gets_buttons(bot: Bot) -> 
     final = bot.slack.message(CHANNEL, variation["message_ts"])
     assert WORDS in texts(final).replace("\n", " ")
     assert "Writing…" not in texts(final)
-    assert buttons(final) == {"vote_up": "👍 0", "vote_down": "👎 0"}
+    assert buttons(final) == {"vote_up": "👍 0", "vote_down": "👎 0", "regenerate": "♻️ New version"}
     # The thread reads in approach order: the placeholders were posted as the workers started.
     assert [r["ts"] for r in replies[1:]] == sorted(r["message_ts"] for r in bot.store.db["variations"].rows)
 

@@ -307,6 +307,16 @@ class FakeSlackAPI(LoopbackFake):
         self._messages.remove(message)
         return {"ok": True, "channel": message["channel"], "ts": message["ts"]}
 
+    def _api_chat_getPermalink(self, params: Params) -> Answer:
+        channel, ts = str(params.get("channel", "")), str(params.get("message_ts", ""))
+        if self._find(channel, ts) is None:
+            return {"ok": False, "error": "message_not_found"}
+        return {
+            "ok": True,
+            "channel": channel,
+            "permalink": f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+        }
+
     def _api_chat_postEphemeral(self, params: Params) -> Answer:
         if not params.get("user"):
             return {"ok": False, "error": "user_not_in_channel"}

@@ -1,0 +1,131 @@
+"""Pure Block Kit builders for the scoreboard: the `/variations stats` answer and the App Home tab.
+
+Type names come from the model and tasks from users, so both are escaped (`bot.text.escape`) and kept
+short; the only `<…>` in the output are thread links to https permalinks Slack gave us, channel
+references and dates, none of which can ping anyone. Everything stays within Slack's limits (≤ 50 blocks,
+section text ≤ 3000 characters, header text ≤ 150).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.stats import RecentRun, Stats, TypeStats
+from bot.text import escape, truncate_plain
+
+Block = dict[str, Any]
+Message = dict[str, Any]
+
+TOP_TYPES = 5  # types listed per scope
+MAX_RUNS = 10  # recent runs listed on the Home tab (2 blocks each)
+TYPE_CHARS = 60
+TASK_CHARS = 150
+MAX_BLOCKS = 50
+NO_VOTES = "No votes yet: run `/variations` and vote with 👍/👎"
+NO_RUNS = "You haven't started any runs yet. Try `/variations Write a tagline for our water bottle` in a channel."
+STATUS = {
+    "planning": "⏳ planning",
+    "running": "✍️ writing",
+    "done": "✅ done",
+    "partial": "⚠️ partly done",
+    "failed": "⚠️ failed",
+}
+_SAFE_LINK = re.compile(r"^https://[^\s<>|]+$")
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": truncate_plain(text, 150), "emoji": True}}
+
+
+def _signed(n: int) -> str:
+    return f"+{n}" if n > 0 else str(n)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def type_line(rank: int, t: TypeStats) -> str:
+    """`1. *Technical*: net +3 · first place 67% · 5 votes (4 👍, 1 👎)`."""
+    name = truncate_plain(escape(t.type[:1].upper() + t.type[1:]), TYPE_CHARS)
+    return (
+        f"{rank}. *{name}*: net {_signed(t.net)} · first place {t.first_share:.0%} · "
+        f"{_plural(t.votes, 'vote')} ({t.up:,} 👍, {t.down:,} 👎)"
+    )
+
+
+def usage_line(s: Stats) -> str:
+    """`3 runs this week · 12,345 tokens this week · 45,678 all time`."""
+    runs = _plural(s.runs_this_week, "run")
+    return f"{runs} this week · {s.tokens_this_week:,} tokens this week · {s.tokens_all_time:,} all time"
+
+
+def stats_blocks(s: Stats, *, top: int = TOP_TYPES) -> list[Block]:
+    """One scope: its label, its top types with votes (or a nudge to vote), then runs and tokens."""
+    voted = [t for t in s.types if t.votes][:top]
+    lines = [type_line(rank, t) for rank, t in enumerate(voted, start=1)] or [NO_VOTES]
+    body = "\n".join(lines)  # at most `top` lines of ~200 characters: far below a section's 3000
+    return [_section(f"*{escape(s.scope_label)}*\n{body}"), _context(usage_line(s))]
+
+
+def stats_message(channel: Stats, workspace: Stats) -> Message:
+    """The ephemeral answer to `/variations stats`: this channel, then this workspace."""
+    blocks = [
+        _header("📊 Which approaches win"),
+        *stats_blocks(channel),
+        {"type": "divider"},
+        *stats_blocks(workspace),
+    ]
+    leader = next((t for t in workspace.types if t.votes), None)
+    text = f"Variations stats: {leader.type} leads" if leader else "Variations stats: no votes yet"
+    return {"text": truncate_plain(escape(text), 150), "blocks": blocks}
+
+
+def _when(created_at: str) -> str:
+    """A Slack date token (shown in the reader's time zone), falling back to the stored text."""
+    try:
+        moment = datetime.fromisoformat(created_at)
+    except ValueError:
+        return escape(created_at)
+    if moment.tzinfo is None:  # stored times are UTC
+        moment = moment.replace(tzinfo=UTC)
+    stamp = int(moment.timestamp())
+    return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{escape(created_at[:16].replace('T', ' '))} UTC>"
+
+
+def run_blocks(run: RecentRun, permalink: str | None) -> list[Block]:
+    """A run: its task (a link to its thread when we have one), then status, channel and time."""
+    task = truncate_plain(escape(run.task), TASK_CHARS) or "(no task)"
+    title = f"<{permalink}|{task}>" if permalink and _SAFE_LINK.match(permalink) else task
+    status = STATUS.get(run.status, escape(run.status))
+    channel = f"<#{run.channel_id}>" if re.fullmatch(r"[A-Z0-9]+", run.channel_id or "") else ""
+    details = " · ".join(part for part in (status, channel, _when(run.created_at)) if part)
+    return [_section(title), _context(details)]
+
+
+def home_view(workspace: Stats, runs: Sequence[tuple[RecentRun, str | None]]) -> dict[str, Any]:
+    """The App Home tab: the workspace's scoreboard and the user's recent runs, each linking to its thread."""
+    blocks: list[Block] = [
+        _header("📊 Which approaches win"),
+        *stats_blocks(workspace),
+        _context("Type `/variations stats` in a channel to see that channel's numbers too."),
+        {"type": "divider"},
+        _header("🕘 Your recent runs"),
+    ]
+    room = (MAX_BLOCKS - len(blocks)) // 2
+    for run, permalink in list(runs)[: min(MAX_RUNS, room)]:
+        blocks += run_blocks(run, permalink)
+    if not runs:
+        blocks.append(_section(NO_RUNS))
+    return {"type": "home", "blocks": blocks}

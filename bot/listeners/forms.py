@@ -1,0 +1,34 @@
+"""Modal submissions: the request form starts a run, the "new version" form regenerates an approach."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.forms import REGENERATE_FORM, REQUEST_FORM, read_regenerate_form, read_request_form, request_errors
+from bot.runner import Origin, Runner
+
+
+def register(app: App, runner: Runner, max_task_chars: int) -> None:
+    @app.view(REQUEST_FORM)
+    def on_request(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        form = read_request_form(view)
+        errors = request_errors(form, max_task_chars)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        origin = Origin(
+            team_id=(body.get("team") or {}).get("id") or view.get("team_id", ""),
+            channel_id=form.channel_id,
+            user_id=body["user"]["id"],
+            response_url=form.response_url,
+        )
+        runner.start(origin, form.task, form.context, form.approaches)
+
+    @app.view(REGENERATE_FORM)
+    def on_regenerate(ack: Ack, view: dict[str, Any]) -> None:
+        ack()
+        variation_id, instruction = read_regenerate_form(view)
+        runner.regenerate(variation_id, instruction)

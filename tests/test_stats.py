@@ -1,0 +1,288 @@
+"""The scoreboard: exact numbers from a real SQLite file, the block builders, and `/variations stats`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.home import MAX_BLOCKS, NO_VOTES, home_view, stats_message
+from bot.stats import RecentRun, Stats, TypeStats, recent_runs, stats
+from bot.store import Store
+from tests.conftest import CHANNEL, TEAM, Bot
+
+NOW = datetime.now(UTC)
+
+
+def make_run(
+    store: Store,
+    variations: Sequence[tuple[str, str]],
+    *,
+    team: str = "T1",
+    channel: str = "CA",
+    user: str = "U1",
+    task: str = "Write a tagline",
+    ago: timedelta = timedelta(hours=1),
+    tokens: tuple[int, int] | None = None,
+    message_ts: str | None = None,
+) -> list[int]:
+    """A run created `ago` before now with (type, status) variations; returns the variations' ids."""
+    run_id = store.create_run(
+        team_id=team,
+        channel_id=channel,
+        user_id=user,
+        task=task,
+        context={},
+        orchestrator_model="o",
+        worker_model="w",
+    )
+    fields: dict[str, Any] = {"created_at": (NOW - ago).isoformat(timespec="milliseconds"), "status": "done"}
+    if tokens is not None:
+        fields["input_tokens"], fields["output_tokens"] = tokens
+    if message_ts is not None:
+        fields["message_ts"] = message_ts
+    store.update_run(run_id, **fields)
+    ids = []
+    for position, (kind, status) in enumerate(variations):
+        variation_id = store.add_variation(run_id, position, kind, f"The {kind} take")
+        store.update_variation(variation_id, status=status, text=f"{kind} text")
+        ids.append(variation_id)
+    return ids
+
+
+def click(store: Store, variation_id: int, *votes: tuple[str, str], team: str = "T1") -> None:
+    """(user, value) clicks, in order, as the buttons record them."""
+    for user, value in votes:
+        store.record_click(variation_id, team_id=team, user_id=user, value=value)
+
+
+def seed(store: Store, team: str = "T1", channels: tuple[str, str] = ("CA", "CB")) -> None:
+    """Five runs in two channels of `team`, plus one in another team, covering every rule:
+
+    run 1 (CA): technical +1 (2 👍 1 👎) ties lifestyle +1; practical has no votes but appeared
+    run 2 (CA): "Technical " +2 wins; the failed humorous one has +3 but does not count; lifestyle -1
+    run 3 (CB, 10 days old): lifestyle -1 beats practical -2 (first place even when negative)
+    run 4 (CB, 6 days old): technical, practical, no votes
+    run 5 (CA): a withdrawn 👍 on technical; lifestyle switched from 👍 to 👎, so it wins at -1 alone
+    run 6 (another team, CA): technical +5
+    """
+    ca, cb = channels
+    t1, l1, _p1 = make_run(store, [("technical", "done"), ("lifestyle", "done"), ("practical", "done")],
+                           team=team, channel=ca, tokens=(100, 50), ago=timedelta(hours=1))  # fmt: skip
+    t2, h2, l2 = make_run(store, [("Technical ", "done"), ("humorous", "failed"), ("lifestyle", "done")],
+                          team=team, channel=ca, user="U2", tokens=(200, 20), ago=timedelta(hours=2))  # fmt: skip
+    l3, p3 = make_run(store, [("lifestyle", "done"), ("practical", "done")],
+                      team=team, channel=cb, tokens=(1000, 1000), ago=timedelta(days=10))  # fmt: skip
+    make_run(store, [("technical", "done"), ("practical", "done")],
+             team=team, channel=cb, tokens=(10, 0), ago=timedelta(days=6))  # fmt: skip
+    t5, l5 = make_run(store, [("technical", "done"), ("lifestyle", "done")], team=team, channel=ca,
+                      ago=timedelta(minutes=30))  # fmt: skip
+    (t6,) = make_run(store, [("technical", "done")], team="T2", channel=ca, tokens=(7, 7))
+
+    click(store, t1, ("U1", "up"), ("U2", "up"), ("U3", "down"), team=team)
+    click(store, l1, ("U1", "up"), team=team)
+    click(store, t2, ("U1", "up"), ("U2", "up"), team=team)
+    click(store, h2, ("U1", "up"), ("U2", "up"), ("U3", "up"), team=team)
+    click(store, l2, ("U1", "down"), team=team)
+    click(store, l3, ("U1", "down"), team=team)
+    click(store, p3, ("U2", "down"), ("U3", "down"), team=team)
+    click(store, t5, ("U1", "up"), ("U1", "up"), team=team)
+    click(store, l5, ("U2", "up"), ("U2", "down"), team=team)
+    click(store, t6, *((f"U{i}", "up") for i in range(5)), team="T2")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store(str(tmp_path / "stats.db"))
+    seed(store)
+    return store
+
+
+def test_channel_scope(store: Store) -> None:
+    assert stats(store, "T1", "CA") == Stats(
+        scope_label="This channel",
+        runs_this_week=3,
+        tokens_this_week=370,
+        tokens_all_time=370,
+        types=[
+            TypeStats("technical", variations=3, up=4, down=1, net=3, firsts=1.5, first_share=0.5),
+            TypeStats("practical", variations=1, up=0, down=0, net=0, firsts=0.0, first_share=0.0),
+            TypeStats("lifestyle", variations=3, up=1, down=2, net=-1, firsts=1.5, first_share=0.5),
+        ],
+    )
+
+
+def test_other_channel_counts_old_runs_in_votes_but_not_in_this_week(store: Store) -> None:
+    assert stats(store, "T1", "CB") == Stats(
+        scope_label="This channel",
+        runs_this_week=1,
+        tokens_this_week=10,
+        tokens_all_time=2010,
+        types=[
+            TypeStats("technical", variations=1, up=0, down=0, net=0, firsts=0.0, first_share=0.0),
+            TypeStats("lifestyle", variations=1, up=0, down=1, net=-1, firsts=1.0, first_share=1.0),
+            TypeStats("practical", variations=2, up=0, down=2, net=-2, firsts=0.0, first_share=0.0),
+        ],
+    )
+
+
+def test_workspace_scope_ranks_equal_net_by_first_place_share(store: Store) -> None:
+    assert stats(store, "T1") == Stats(
+        scope_label="This workspace",
+        runs_this_week=4,
+        tokens_this_week=380,
+        tokens_all_time=2380,
+        types=[
+            TypeStats("technical", variations=4, up=4, down=1, net=3, firsts=1.5, first_share=0.5),
+            # both at -2: lifestyle took 2.5 first places in the 4 voted runs it was in, practical none
+            TypeStats("lifestyle", variations=4, up=1, down=3, net=-2, firsts=2.5, first_share=0.625),
+            TypeStats("practical", variations=3, up=0, down=2, net=-2, firsts=0.0, first_share=0.0),
+        ],
+    )
+
+
+def test_teams_are_kept_apart(store: Store) -> None:
+    other = stats(store, "T2")
+    assert (other.runs_this_week, other.tokens_all_time) == (1, 14)
+    assert other.types == [TypeStats("technical", 1, up=5, down=0, net=5, firsts=1.0, first_share=1.0)]
+    assert stats(store, "T2", "CB") == Stats("This channel", 0, 0, 0, [])
+    assert stats(store, "T3") == Stats("This workspace", 0, 0, 0, [])
+
+
+def test_a_three_way_tie_shares_first_place_in_thirds(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "tie.db"))
+    a, b, c, d = make_run(store, [("a", "done"), ("b", "done"), ("c", "done"), ("d", "done")])
+    for variation_id in (a, b, c):
+        click(store, variation_id, ("U1", "up"))
+    click(store, d, ("U1", "down"))
+    firsts = {t.type: (t.firsts, t.first_share) for t in stats(store, "T1").types}
+    assert firsts["a"] == firsts["b"] == firsts["c"] == pytest.approx((1 / 3, 1 / 3))
+    assert firsts["d"] == (0.0, 0.0)
+
+
+def test_the_week_is_the_last_seven_days(store: Store) -> None:
+    assert stats(store, "T1", now=NOW + timedelta(days=2)).runs_this_week == 3  # the 6-day-old run drops out
+    assert stats(store, "T1", now=NOW + timedelta(days=30)).runs_this_week == 0
+    assert stats(store, "T1", now=NOW - timedelta(days=5)).runs_this_week == 5  # "now" 5 days ago reaches run 3
+
+
+def test_recent_runs_are_the_users_own_newest_first(store: Store) -> None:
+    runs = recent_runs(store, "T1", "U1", limit=3)
+    assert [r.id for r in runs] == [5, 1, 4]
+    assert all(isinstance(r, RecentRun) and r.channel_id in ("CA", "CB") for r in runs)
+    assert [r.id for r in recent_runs(store, "T1", "U1")] == [5, 1, 4, 3]
+    assert [r.id for r in recent_runs(store, "T1", "U2")] == [2]
+    assert [r.id for r in recent_runs(store, "T2", "U1")] == [6]
+    assert recent_runs(store, "T1", "U9") == []
+
+
+# -- blocks ------------------------------------------------------------------------------------------
+
+
+def section_texts(blocks: list[dict[str, Any]]) -> list[str]:
+    return [b["text"]["text"] for b in blocks if b["type"] in ("section", "header")] + [
+        e["text"] for b in blocks if b["type"] == "context" for e in b["elements"]
+    ]
+
+
+def test_stats_message_lists_each_scope(store: Store) -> None:
+    message = stats_message(stats(store, "T1", "CA"), stats(store, "T1"))
+    texts = section_texts(message["blocks"])
+    channel, workspace = (t for t in texts if t.startswith("*This "))
+    assert channel.splitlines() == [
+        "*This channel*",
+        "1. *Technical*: net +3 · first place 50% · 5 votes (4 👍, 1 👎)",
+        "2. *Lifestyle*: net -1 · first place 50% · 3 votes (1 👍, 2 👎)",  # practical has no votes: not listed
+    ]
+    assert workspace.splitlines()[1:] == [
+        "1. *Technical*: net +3 · first place 50% · 5 votes (4 👍, 1 👎)",
+        "2. *Lifestyle*: net -2 · first place 62% · 4 votes (1 👍, 3 👎)",
+        "3. *Practical*: net -2 · first place 0% · 2 votes (0 👍, 2 👎)",
+    ]
+    assert "3 runs this week · 370 tokens this week · 370 all time" in texts
+    assert "4 runs this week · 380 tokens this week · 2,380 all time" in texts
+    assert message["text"] == "Variations stats: technical leads"
+
+
+def test_no_votes_gives_a_nudge() -> None:
+    empty = Stats("This channel", 0, 0, 0, [TypeStats("technical", 1, 0, 0, 0, 0.0, 0.0)])
+    texts = section_texts(stats_message(empty, Stats("This workspace", 1, 5, 5, []))["blocks"])
+    assert f"*This channel*\n{NO_VOTES}" in texts and f"*This workspace*\n{NO_VOTES}" in texts
+    assert "1 run this week · 5 tokens this week · 5 all time" in texts
+
+
+def test_model_text_is_escaped_and_everything_fits_slack_limits() -> None:
+    nasty = "<!channel> & <@U123> " + "x" * 5000
+    types = [TypeStats(f"{nasty}{i}", 1, 10 - i, 0, 10 - i, 1.0, 1.0) for i in range(100)]
+    big = Stats("This workspace", 10**6, 10**12, 10**13, types)
+    link = "https://x.slack.com/archives/C1/p12"
+    runs = [(RecentRun(i, nasty, NOW.isoformat(), "done", "C1", "1.2"), link) for i in range(80)]
+    for blocks in (stats_message(big, big)["blocks"], home_view(big, runs)["blocks"]):
+        assert len(blocks) <= MAX_BLOCKS
+        dumped = json.dumps(blocks, ensure_ascii=False)
+        assert "<!channel>" not in dumped and "<@U123>" not in dumped and "&lt;!channel&gt; &amp;" in dumped
+        for block in blocks:
+            if block["type"] == "header":
+                assert len(block["text"]["text"]) <= 150
+            if block["type"] == "section":
+                assert len(block["text"]["text"]) <= 3000
+    listed = section_texts(stats_message(big, big)["blocks"])[1]
+    assert len(listed.splitlines()) == 1 + 5  # the label and the top five
+
+
+def test_only_https_permalinks_become_links() -> None:
+    run = RecentRun(1, "Tagline", "2025-01-02T03:04:05.000+00:00", "partial", "C1", "1.2")
+    for bad in ("javascript:alert(1)", "https://x|y", "https://a b", None):
+        blocks = home_view(Stats("This workspace", 0, 0, 0, []), [(run, bad)])["blocks"]
+        assert "Tagline" in section_texts(blocks) and "<javascript" not in json.dumps(blocks)
+    good = home_view(Stats("This workspace", 0, 0, 0, []), [(run, "https://t.slack.com/archives/C1/p12")])
+    texts = section_texts(good["blocks"])
+    assert "<https://t.slack.com/archives/C1/p12|Tagline>" in texts
+    assert any(t.startswith("⚠️ partly done · <#C1> · <!date^1735787045^") for t in texts)
+
+
+# -- /variations stats through the real app -------------------------------------------------------------
+
+
+def ack_texts(body: str) -> list[str]:
+    answer = json.loads(body)
+    assert answer["response_type"] == "ephemeral"
+    return section_texts(answer["blocks"])
+
+
+def test_stats_command_answers_privately_for_the_channel_and_the_workspace(bot: Bot) -> None:
+    seed(bot.store, team=TEAM, channels=(CHANNEL, "C0002"))
+    status, body = bot.command("stats")
+    assert status == 200
+    texts = ack_texts(body)
+    channel = next(t for t in texts if t.startswith("*This channel*"))
+    workspace = next(t for t in texts if t.startswith("*This workspace*"))
+    assert channel.splitlines()[1] == "1. *Technical*: net +3 · first place 50% · 5 votes (4 👍, 1 👎)"
+    assert workspace.splitlines()[3] == "3. *Practical*: net -2 · first place 0% · 2 votes (0 👍, 2 👎)"
+    assert "3 runs this week · 370 tokens this week · 370 all time" in texts
+    assert "4 runs this week · 380 tokens this week · 2,380 all time" in texts
+    # Asked from the other channel, "this channel" changes and the workspace does not.
+    texts = ack_texts(bot.command(" STATS ", channel_id="C0002")[1])
+    channel = next(t for t in texts if t.startswith("*This channel*"))
+    assert channel.splitlines()[1:] == [
+        "1. *Lifestyle*: net -1 · first place 100% · 1 vote (0 👍, 1 👎)",
+        "2. *Practical*: net -2 · first place 0% · 2 votes (0 👍, 2 👎)",
+    ]
+    assert "4 runs this week · 380 tokens this week · 2,380 all time" in texts
+    assert bot.slack.messages() == [] and bot.claude.prompts() == []  # no run started, nothing posted
+
+
+def test_stats_command_without_votes_says_how_to_get_some(bot: Bot) -> None:
+    texts = ack_texts(bot.command("stats")[1])
+    assert f"*This channel*\n{NO_VOTES}" in texts and f"*This workspace*\n{NO_VOTES}" in texts
+    assert "0 runs this week · 0 tokens this week · 0 all time" in texts
+
+
+def test_a_request_that_merely_starts_with_stats_is_a_run(bot: Bot) -> None:
+    status, body = bot.command("stats for our quarterly report, as a haiku")
+    assert status == 200 and "This workspace" not in body
+    assert bot.wait_run()["task"] == "stats for our quarterly report, as a haiku"
