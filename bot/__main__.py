@@ -73,11 +73,14 @@ def run_bot() -> int:
         return 2
     services = build(settings)
     try:
+        interrupted = services.runner.recover_interrupted()
+        if interrupted:
+            log.warning("marked %d run(s) left unfinished by the last process as interrupted", interrupted)
         if settings.socket_mode:
             log.info("starting in Socket Mode")
             SocketModeHandler(services.app, settings.slack_app_token).start()
         else:
-            server = HttpServer(services.app, services.ack_first, port=settings.port)
+            server = HttpServer(services.app, services.ack_first, services.health, port=settings.port)
             log.info("listening on http://0.0.0.0:%d/slack/events", settings.port)
             server.serve_forever()
     except KeyboardInterrupt:

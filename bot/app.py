@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Executor, ThreadPoolExecutor
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import anthropic
 from slack_bolt import App
@@ -17,7 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.config import Settings
 from bot.listeners import actions, commands, forms, home
 from bot.priority import AckFirst
-from bot.runner import Runner
+from bot.runner import Limits, Runner
 from bot.store import Store
 from bot.throttle import LiveUpdates, UpdateBudget
 from bot.votes import VoteRefresher
@@ -47,28 +49,41 @@ class Services:
     """Everything a running bot owns, so `__main__` and tests build and close it the same way."""
 
     app: App
+    runner: Runner
     store: Store
     live: LiveUpdates
     ack_first: AckFirst
-    executors: tuple[ThreadPoolExecutor, ...]
+    runs: ThreadPoolExecutor
+    workers: ThreadPoolExecutor
+
+    def health(self) -> dict[str, Any]:
+        """What /healthz reports: the database answers, and how busy the pools are."""
+        try:
+            self.store.query("select count(*) from runs")
+            database = "ok"
+        except sqlite3.Error as error:
+            database = f"error: {error}"
+        return {
+            "ok": database == "ok",
+            "database": database,
+            "runs": _pool_state(self.runs),
+            "workers": _pool_state(self.workers),
+        }
 
     def close(self) -> None:
-        for executor in self.executors:
-            executor.shutdown(wait=True)
+        # Runs first (they wait on their workers), then workers.
+        self.runs.shutdown(wait=True)
+        self.workers.shutdown(wait=True)
         self.live.close()
         self.store.close()
 
 
-def create_app(
-    settings: Settings,
-    *,
-    engine: Engine,
-    store: Store,
-    client: WebClient,
-    runs: Executor,
-    live: LiveUpdates,
-    ack_first: AckFirst,
-) -> App:
+def _pool_state(pool: ThreadPoolExecutor) -> dict[str, int]:
+    # ThreadPoolExecutor has no public gauges; these private fields are stable since Python 3.8.
+    return {"threads": pool._max_workers, "started": len(pool._threads), "queued": pool._work_queue.qsize()}
+
+
+def create_app(settings: Settings, *, runner: Runner, store: Store, client: WebClient, live: LiveUpdates) -> App:
     """The Bolt app with its listeners. Request signatures are verified in HTTP mode."""
     app = App(
         client=client,
@@ -79,7 +94,6 @@ def create_app(
         # the database before Slack hears back.
         process_before_response=True,
     )
-    runner = Runner(engine, store, client, runs, live, ack_first)
     commands.register(app, runner, settings.max_task_chars)
     forms.register(app, runner, settings.max_task_chars)
     actions.register(app, store, runner, VoteRefresher(store, client, live))
@@ -102,6 +116,7 @@ def build(settings: Settings, anthropic_client: anthropic.Anthropic | None = Non
         worker_model=settings.worker_model,
     )
     ack_first = AckFirst()
-    app = create_app(settings, engine=engine, store=store, client=client, runs=runs, live=live, ack_first=ack_first)
-    # Shut down in this order: runs (which wait on their workers), then workers.
-    return Services(app=app, store=store, live=live, ack_first=ack_first, executors=(runs, workers))
+    limits = Limits(per_user=settings.max_runs_per_user, per_workspace=settings.max_runs_per_workspace)
+    runner = Runner(engine, store, client, runs, live, ack_first, limits)
+    app = create_app(settings, runner=runner, store=store, client=client, live=live)
+    return Services(app, runner, store, live, ack_first, runs, workers)

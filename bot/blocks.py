@@ -24,6 +24,7 @@ FALLBACK_LIMIT = 150  # notification text: a summary, the blocks carry the conte
 VOTE_UP = "vote_up"
 VOTE_DOWN = "vote_down"
 REGENERATE = "regenerate"
+RETRY = "retry"
 SYNTHESIZE = "synthesize"
 
 
@@ -51,6 +52,9 @@ def status_line(progress: Progress) -> str:
         return "⏳ Planning approaches…"
     if progress.phase == "writing":
         return f"✍️ Writing {progress.total} approaches: {progress.finished} of {progress.total} done{cost}"
+    if progress.phase == "interrupted":
+        written = progress.total - progress.failed
+        return f"⚠️ Interrupted by a restart: {written} of {progress.total} variations written{cost}"
     if progress.phase == "failed" and progress.total and progress.failed == progress.total:
         return f"⚠️ All {progress.total} approaches failed{cost}"
     if progress.phase == "failed":
@@ -253,16 +257,28 @@ def stored_variation_messages(row: Mapping[str, Any], up: int = 0, down: int = 0
     )
 
 
-def failed_variation_message(position: int | None, approach: Approach, reason: str, note: str | None = None) -> Message:
-    """A failed approach stays visible in the thread, with the reason in plain words."""
+def failed_variation_message(
+    position: int | None, approach: Approach, reason: str, note: str | None = None, variation_id: int | None = None
+) -> Message:
+    """A failed approach stays visible in the thread, with the reason in plain words and (given its id) a
+    button to try it again."""
     title = f"{approach_title(position, approach, note)}: _{escape(approach.description)}_"
-    return {
-        "text": _fallback(f"{approach.type} failed: {reason}"),
-        "blocks": [
-            _section(truncate_plain(title, SECTION_LIMIT)),
-            _section(truncate_plain(f"⚠️ This approach failed: {escape(reason)}", SECTION_LIMIT)),
-        ],
-    }
+    blocks = [
+        _section(truncate_plain(title, SECTION_LIMIT)),
+        _section(truncate_plain(f"⚠️ This approach failed: {escape(reason)}", SECTION_LIMIT)),
+    ]
+    if variation_id is not None:
+        retry = _button(RETRY, "🔁 Retry", str(variation_id))
+        blocks.append({"type": "actions", "block_id": f"retry-{variation_id}", "elements": [retry]})
+    return {"text": _fallback(f"{approach.type} failed: {reason}"), "blocks": blocks}
+
+
+def interrupted_message() -> Message:
+    text = (
+        "⚠️ The app restarted while this run was being written. Everything already written is kept; "
+        "approaches that were not finished can be written again with their 🔁 Retry button."
+    )
+    return {"text": _fallback(text), "blocks": [_section(text)]}
 
 
 def plan_failed_message(reason: str) -> Message:

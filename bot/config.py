@@ -31,6 +31,8 @@ class Settings:
     max_task_chars: int
     update_interval: float
     updates_per_minute: float
+    max_runs_per_user: int
+    max_runs_per_workspace: int
 
     @property
     def socket_mode(self) -> bool:
@@ -85,4 +87,6 @@ class Settings:
             max_task_chars=positive("VARIATIONS_MAX_TASK_CHARS", 4000, int),
             update_interval=positive("VARIATIONS_UPDATE_INTERVAL", 1.0, float),
             updates_per_minute=positive("VARIATIONS_UPDATES_PER_MINUTE", 50.0, float),
+            max_runs_per_user=positive("VARIATIONS_MAX_RUNS_PER_USER", 2, int),
+            max_runs_per_workspace=positive("VARIATIONS_MAX_RUNS_PER_WORKSPACE", 20, int),
         )

@@ -21,7 +21,7 @@ def stored_progress(run: Mapping[str, Any], variations: Sequence[Mapping[str, An
         run["status"],
         total=len(planned),
         finished=len(planned),
-        failed=sum(v["status"] == "failed" for v in planned),
+        failed=sum(v["status"] != "done" for v in planned),
         seconds=run["seconds"],
         tokens=tokens,
         error="no approaches could be planned" if run["status"] == "failed" and not planned else None,

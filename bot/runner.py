@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from bot.blocks import (
     Progress,
     analysis_message,
     failed_variation_message,
+    interrupted_message,
     numbered,
     parent_message,
     plan_failed_message,
@@ -75,6 +77,14 @@ class Origin:
     response_url: str | None = None
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Runs being written at once, per person and per workspace: one person cannot use up the model quota."""
+
+    per_user: int = 2
+    per_workspace: int = 20
+
+
 @dataclass
 class _Thread:
     """A run's Slack state while it lasts."""
@@ -105,6 +115,7 @@ class Runner:
         executor: Executor,
         live: LiveUpdates,
         ack_first: AckFirst,
+        limits: Limits,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -112,35 +123,75 @@ class Runner:
         self.executor = executor
         self.live = live
         self.ack_first = ack_first
-        self._synthesizing: set[int] = set()
-        self._synthesizing_lock = threading.Lock()
+        self.limits = limits
+        self._busy_lock = threading.Lock()
+        self._in_flight: set[tuple[str, int]] = set()
+        self._per_user: Counter[tuple[str, str]] = Counter()
+        self._per_team: Counter[str] = Counter()
 
-    def start(self, origin: Origin, task: str, context: Mapping[str, str], approaches: int | None = None) -> None:
-        """Queue the run and return at once. `approaches` asks for exactly that many; None lets the
-        orchestrator choose within 2-5."""
-        self._submit(self.run, origin, task, dict(context), approaches)
+    def start(self, origin: Origin, task: str, context: Mapping[str, str], approaches: int | None = None) -> str | None:
+        """Queue the run and return at once; `approaches` asks for exactly that many, None lets the
+        orchestrator choose within 2-5. Returns why the run was refused (over a limit), else None."""
+        user, team = (origin.team_id, origin.user_id), origin.team_id
+        with self._busy_lock:
+            if self._per_user[user] >= self.limits.per_user:
+                return (
+                    f"You already have {self._per_user[user]} runs being written (the limit is "
+                    f"{self.limits.per_user}). Try again when one of them is done."
+                )
+            if self._per_team[team] >= self.limits.per_workspace:
+                return (
+                    f"This workspace already has {self._per_team[team]} runs being written (the limit is "
+                    f"{self.limits.per_workspace}). Try again in a minute."
+                )
+            self._per_user[user] += 1
+            self._per_team[team] += 1
+
+        def release() -> None:
+            with self._busy_lock:
+                self._per_user[user] -= 1
+                self._per_team[team] -= 1
+
+        self._submit(self.run, origin, task, dict(context), approaches, done=release)
+        return None
 
     def synthesize(self, run_id: int) -> bool:
         """Queue a synthesis of the run's best-voted variations (all of them when nobody voted).
         False when one is already being written for this run (a double click)."""
-        with self._synthesizing_lock:
-            if run_id in self._synthesizing:
+        return self._once(("synthesis", run_id), self._synthesize, run_id)
+
+    def retry(self, variation_id: int) -> bool:
+        """Queue another try of a failed approach, in place. False when one is already under way."""
+        return self._once(("retry", variation_id), self._retry, variation_id)
+
+    def _once(self, key: tuple[str, int], job: Callable[[int], None], arg: int) -> bool:
+        """Queue `job(arg)` unless the same job is still queued or running (double clicks)."""
+        with self._busy_lock:
+            if key in self._in_flight:
                 return False
-            self._synthesizing.add(run_id)
-        self._submit(self._synthesize, run_id)
+            self._in_flight.add(key)
+
+        def release() -> None:
+            with self._busy_lock:
+                self._in_flight.discard(key)
+
+        self._submit(job, arg, done=release)
         return True
 
     def regenerate(self, variation_id: int, instruction: str) -> None:
         """Queue a new version of one approach, following `instruction` (may be empty)."""
         self._submit(self._regenerate, variation_id, instruction)
 
-    def _submit(self, job: Callable[..., None], *args: Any) -> None:
+    def _submit(self, job: Callable[..., None], *args: Any, done: Callable[[], None] | None = None) -> None:
         def safely() -> None:
             self.ack_first.wait_quiet()
             try:
                 job(*args)
             except Exception:
                 log.exception("%s%r crashed", job.__name__, args)
+            finally:
+                if done is not None:
+                    done()
 
         self.executor.submit(safely)
 
@@ -169,6 +220,15 @@ class Runner:
             return
         thread = _Thread(run_id, origin, task, context, str(posted["ts"]), started)
         self.store.update_run(run_id, message_ts=thread.parent_ts, status="running")
+        log.info(
+            "run=%d step=started team=%s channel=%s user=%s task_chars=%d context_keys=%d",
+            run_id,
+            origin.team_id,
+            origin.channel_id,
+            origin.user_id,
+            len(task),
+            len(context),
+        )
         try:
             request = Request(task=task, context=context)
             if approaches is not None:
@@ -183,6 +243,8 @@ class Runner:
                     self.live.forget(ts)
 
     def _on_plan_failed(self, thread: _Thread, error: PlanError) -> None:
+        seconds = time.monotonic() - thread.started
+        log.warning("run=%d step=plan_failed seconds=%.2f error=%r", thread.run_id, seconds, str(error))
         self.store.update_run(
             thread.run_id,
             status="failed",
@@ -226,6 +288,14 @@ class Runner:
 
     def _on_planned(self, thread: _Thread, planned: Planned) -> None:
         plan, completion = planned.plan, planned.completion
+        log.info(
+            "run=%d step=planned approaches=%d seconds=%.2f input_tokens=%d output_tokens=%d",
+            thread.run_id,
+            len(plan.approaches),
+            completion.seconds,
+            completion.usage.input_tokens,
+            completion.usage.output_tokens,
+        )
         thread.total = len(plan.approaches)
         thread.plan_tokens = completion.usage.total
         self.store.update_run(
@@ -239,12 +309,25 @@ class Runner:
         self._update_parent(thread, self._progress(thread))
 
     def _on_worker_started(self, thread: _Thread, index: int, approach: Approach) -> None:
-        self._variation_id(thread, index, approach)
-        thread.variation_ts[index] = self._reply(thread, writing_message(index, approach))
+        variation_id = self._variation_id(thread, index, approach)
+        ts = thread.variation_ts[index] = self._reply(thread, writing_message(index, approach))
+        # Known at once, so that after a crash the restart can tell this message it was interrupted.
+        self.store.update_variation(variation_id, message_ts=ts)
 
     def _on_worker_finished(self, thread: _Thread, result: WorkerResult) -> None:
         variation_id = self._variation_id(thread, result.index, result.approach)
         thread.results[result.index] = result
+        log.info(
+            "run=%d step=variation position=%d type=%s status=%s seconds=%.2f input_tokens=%d output_tokens=%d%s",
+            thread.run_id,
+            result.index,
+            result.approach.type,
+            "done" if result.ok else "failed",
+            result.seconds,
+            result.usage.input_tokens,
+            result.usage.output_tokens,
+            f" error={result.error!r}" if result.error else "",
+        )
         # Stored before it is shown: a Slack failure below loses no text.
         self.store.update_variation(
             variation_id,
@@ -264,7 +347,7 @@ class Runner:
             messages = stored_variation_messages(row)
         else:
             note = row["instruction"]
-            messages = [failed_variation_message(numbered(row), result.approach, result.error or "", note)]
+            messages = [failed_variation_message(numbered(row), result.approach, result.error or "", note, row["id"])]
         placeholder = thread.variation_ts.get(result.index)
         if placeholder is not None:
             self._update(thread, placeholder, lambda: messages[0], final=True)
@@ -280,6 +363,14 @@ class Runner:
 
     def _on_run_finished(self, thread: _Thread, finished: RunFinished) -> None:
         result = finished.result
+        log.info(
+            "run=%d step=finished status=%s seconds=%.2f input_tokens=%d output_tokens=%d",
+            thread.run_id,
+            result.status,
+            result.seconds,
+            result.usage.input_tokens,
+            result.usage.output_tokens,
+        )
         self.store.update_run(
             thread.run_id,
             status=result.status,
@@ -292,15 +383,9 @@ class Runner:
 
     # follow-ups: a synthesis, a new version of one approach
 
-    def _synthesize(self, run_id: int) -> None:
-        try:
-            self._write_synthesis(run_id)
-        finally:
-            with self._synthesizing_lock:
-                self._synthesizing.discard(run_id)
-
-    def _write_synthesis(self, run_id: int) -> None:
-        thread, request = self._thread_of(run_id)
+    def _candidates(self, run_id: int) -> list[Candidate]:
+        """What a synthesis combines: the best-voted written variations (positive net votes, at most
+        SYNTHESIS_INPUTS, best first), or all written ones when none has any."""
         tallies = self.store.tallies(run_id)
         written = [v for v in self.store.variations(run_id) if v["status"] == "done" and v["type"] != SYNTHESIS]
 
@@ -309,9 +394,12 @@ class Runner:
             return tally.up - tally.down
 
         liked = sorted((v for v in written if net(v) > 0), key=net, reverse=True)[:SYNTHESIS_INPUTS]
-        candidates = [
-            Candidate(Approach(v["type"], v["description"] or ""), v["text"], net(v)) for v in liked or written
-        ]
+        return [Candidate(Approach(v["type"], v["description"] or ""), v["text"], net(v)) for v in liked or written]
+
+    def _synthesize(self, run_id: int) -> None:
+        thread, request = self._thread_of(run_id)
+        candidates = self._candidates(run_id)
+        liked = any(c.net_votes > 0 for c in candidates)
         brief = f"Combines {len(candidates)} variations, " + ("best-voted first" if liked else "no votes yet")
         self._follow_up(
             thread,
@@ -353,15 +441,54 @@ class Runner:
         )
         row = self.store.variation(variation_id)
         assert row is not None
+        ts = self._reply(thread, writing_message(None, approach, note=instruction))
+        self._write_into(thread, row, ts, write)
+
+    def _retry(self, variation_id: int) -> None:
+        """Write a failed variation again, into its own row and message."""
+        row = self.store.variation(variation_id)
+        assert row is not None, f"no variation {variation_id}"
+        thread, request = self._thread_of(row["run_id"])
+        approach = Approach(row["type"], row["description"] or "")
+        if row["type"] == SYNTHESIS:
+            candidates = self._candidates(row["run_id"])
+            write: Callable[[int, Callable[[str], None]], WorkerResult] = functools.partial(
+                self.engine.synthesize, request, candidates=candidates
+            )
+        else:
+            revision = None
+            if row["regenerated_from"] is not None:
+                old = self.store.variation(row["regenerated_from"])
+                revision = Revision((old or {}).get("text") or "", row["instruction"] or "")
+            write = functools.partial(self.engine.write, request, approach=approach, revision=revision)
+        self.store.update_variation(variation_id, status="writing", error=None)
+        ts = row["message_ts"]
+        if ts is not None:
+            placeholder = writing_message(numbered(row), approach, note=row["instruction"])
+            self._update(thread, ts, lambda: placeholder, final=True)
+        self._write_into(thread, row, ts, lambda index, on_reply: write(index=index, on_reply=on_reply))
+        self._settle(row["run_id"])
+        self._update_parent(thread, None)
+
+    def _write_into(
+        self,
+        thread: _Thread,
+        row: Mapping[str, Any],
+        ts: str | None,
+        write: Callable[[int, Callable[[str], None]], WorkerResult],
+    ) -> None:
+        """Write the variation of `row` (streamed into message `ts`) and finish it like any other."""
         index = row["position"]
-        thread.variation_ids[index] = variation_id
+        approach = Approach(row["type"], row["description"] or "")
+        thread.variation_ids[index] = row["id"]
         thread.approaches[index] = approach
-        ts = thread.variation_ts[index] = self._reply(thread, writing_message(None, approach, note=instruction))
+        thread.variation_ts[index] = ts
+        position, note = numbered(row), row["instruction"]
 
         def on_reply(raw: str) -> None:
             if ts is not None:
                 live = WorkerDelta(index, raw)
-                self._update(thread, ts, lambda: writing_message(None, approach, live.text, instruction), final=False)
+                self._update(thread, ts, lambda: writing_message(position, approach, live.text, note), final=False)
 
         try:
             result = write(index, on_reply)
@@ -371,6 +498,48 @@ class Runner:
         finally:
             if ts is not None:
                 self.live.forget(ts)
+
+    def _settle(self, run_id: int) -> None:
+        """After a retry, a run whose planned approaches are now all written is done (else partial)."""
+        run = self.store.run(run_id)
+        planned = [v for v in self.store.variations(run_id) if numbered(v) is not None]
+        if run is None or run["status"] not in ("partial", "interrupted") or not planned:
+            return
+        written = sum(v["status"] == "done" for v in planned)
+        status = "done" if written == len(planned) else "partial" if written else run["status"]
+        self.store.update_run(run_id, status=status)
+
+    def recover_interrupted(self) -> int:
+        """After a restart: runs and variations the last process left being written are marked
+        `interrupted`, and their messages say so (with a Retry button on each unfinished approach).
+        Returns how many runs were interrupted."""
+        runs = [r for (r,) in self.store.query("select id from runs where status in ('planning', 'running')")]
+        writing = self.store.query("select id, run_id from variations where status = 'writing'")
+        reason = "Interrupted: the app restarted while this was being written."
+        for run_id in runs:
+            self.store.update_run(run_id, status="interrupted", error=reason, finished_at=now())
+            log.warning("run=%d step=interrupted", run_id)
+        for variation_id, _ in writing:
+            self.store.update_variation(variation_id, status="interrupted", error=reason, finished_at=now())
+        for run_id in sorted(set(runs) | {run_id for _, run_id in writing}):
+            thread, _ = self._thread_of(run_id)
+            if thread.parent_ts is None:
+                continue  # its parent message was never posted: nothing to tell
+            for variation_id, _ in writing:
+                row = self.store.variation(variation_id)
+                if row is not None and row["run_id"] == run_id and row["message_ts"]:
+                    message = failed_variation_message(
+                        numbered(row),
+                        Approach(row["type"], row["description"] or ""),
+                        reason,
+                        row["instruction"],
+                        row["id"],
+                    )
+                    self._update(thread, row["message_ts"], lambda message=message: message, final=True)
+            if run_id in runs:
+                self._reply(thread, interrupted_message())
+            self._update_parent(thread, None)
+        return len(runs)
 
     def _thread_of(self, run_id: int) -> tuple[_Thread, Request]:
         """A finished run's Slack state and request, from the database."""

@@ -1,9 +1,13 @@
 """HTTP mode: Bolt's WSGI adapter behind waitress, a production WSGI server (Bolt's `App.start()` is a
-development server). Every Slack request arrives at `POST /slack/events`."""
+development server). Every Slack request arrives at `POST /slack/events`; `GET /healthz` reports the
+database and the thread pools (503 when the database does not answer)."""
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -13,6 +17,7 @@ from waitress.server import BaseWSGIServer
 from bot.priority import AckFirst
 
 EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
 
 
 class HttpServer:
@@ -22,12 +27,22 @@ class HttpServer:
         self,
         app: App,
         ack_first: AckFirst,
+        health: Callable[[], dict[str, Any]],
         *,
         host: str = "0.0.0.0",
         port: int = 3000,
         threads: int = 16,
     ) -> None:
-        handler = ack_first.wsgi(SlackRequestHandler(app, path=EVENTS_PATH))
+        slack = ack_first.wsgi(SlackRequestHandler(app, path=EVENTS_PATH))
+
+        def handler(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
+                report = health()
+                status = "200 OK" if report["ok"] else "503 Service Unavailable"
+                start_response(status, [("Content-Type", "application/json")])
+                return [json.dumps(report).encode()]
+            return slack(environ, start_response)
+
         self._server: BaseWSGIServer = create_server(handler, host=host, port=port, threads=threads)
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -35,7 +50,11 @@ class HttpServer:
     @property
     def url(self) -> str:
         """The events URL as a client on this machine reaches it."""
-        return f"http://127.0.0.1:{self._server.effective_port}{EVENTS_PATH}"
+        return f"{self.origin}{EVENTS_PATH}"
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self._server.effective_port}"
 
     def serve_forever(self) -> None:
         try:

@@ -129,7 +129,7 @@ class Bot:
 def bot(slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path) -> Iterator[Bot]:
     settings = Settings.from_env(bot_env(slack, claude, tmp_path / "variations.db"))
     services = build(settings, anthropic_client=anthropic_client(claude))
-    server = HttpServer(services.app, services.ack_first, host="127.0.0.1", port=0)
+    server = HttpServer(services.app, services.ack_first, services.health, host="127.0.0.1", port=0)
     server.start()
     try:
         yield Bot(server.url, services.store, slack, claude)

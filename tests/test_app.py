@@ -195,7 +195,7 @@ def test_failed_approach_is_shown_and_others_finish(bot: Bot) -> None:
     assert len(failures) == 2
     assert any("prompt is too long" in texts(r) for r in failures)
     assert any("empty response" in texts(r) for r in failures)
-    assert all(not buttons(r) for r in failures)
+    assert all(buttons(r) == {"retry": "🔁 Retry"} for r in failures)
     statuses = {r["type"]: (r["status"], r["error"]) for r in bot.store.db["variations"].rows}
     assert statuses["technical"] == ("done", None)
     assert statuses["lifestyle"][0] == "failed" and "prompt is too long" in statuses["lifestyle"][1]
@@ -332,7 +332,7 @@ def test_ack_does_not_wait_for_busy_workers(slack: FakeSlackAPI, claude: FakeAnt
 
     claude.responder = Script(plan=plan)
     services = build(Settings.from_env(env), anthropic_client=anthropic_client(claude))
-    server = HttpServer(services.app, services.ack_first, host="127.0.0.1", port=0)
+    server = HttpServer(services.app, services.ack_first, services.health, host="127.0.0.1", port=0)
     server.start()
     try:
         bot = Bot(server.url, services.store, slack, claude)

@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.blocks import REGENERATE, SYNTHESIZE, VOTE_DOWN, VOTE_UP
+from bot.blocks import REGENERATE, RETRY, SYNTHESIZE, VOTE_DOWN, VOTE_UP
 from bot.forms import regenerate_form
 from bot.runner import Runner
 from bot.store import Store
@@ -22,6 +22,8 @@ GONE = "That variation no longer exists, so the click did nothing."
 RUN_GONE = "That run no longer exists, so there is nothing to combine."
 OTHER_WORKSPACE = "Only people in the workspace where this run started can use its buttons."
 NOT_FINISHED = "The variations are still being written; synthesize once they are all in."
+NOTHING_TO_RETRY = "That approach was written after all: nothing to retry."
+ALREADY_RETRYING = "That approach is already being written again."
 ALREADY_SYNTHESIZING = "A synthesis of this run is already being written: it will appear in the thread."
 
 
@@ -75,6 +77,16 @@ def register(app: App, store: Store, runner: Runner, refresher: VoteRefresher) -
         if variation is not None:
             client.views_open(trigger_id=body["trigger_id"], view=regenerate_form(variation["id"], variation["type"]))
 
+    def on_retry(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        variation = variation_for(body, action, respond)
+        if variation is None:
+            return
+        if variation["status"] not in ("failed", "interrupted"):
+            _tell(respond, NOTHING_TO_RETRY)
+        elif not runner.retry(variation["id"]):
+            _tell(respond, ALREADY_RETRYING)
+
     def on_synthesize(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         run_id = _id(action)
@@ -92,3 +104,4 @@ def register(app: App, store: Store, runner: Runner, refresher: VoteRefresher) -
     app.action(VOTE_DOWN)(on_vote)
     app.action(REGENERATE)(on_regenerate)
     app.action(SYNTHESIZE)(on_synthesize)
+    app.action(RETRY)(on_retry)

@@ -35,11 +35,14 @@ def register(app: App, runner: Runner, max_task_chars: int) -> None:
         if isinstance(parsed, HelpCommand):
             ack(response_type="ephemeral", **help_message(parsed.problem))
             return
-        ack()
         origin = Origin(
             team_id=command.get("team_id", ""),
             channel_id=command["channel_id"],
             user_id=command["user_id"],
             response_url=command.get("response_url"),
         )
-        runner.start(origin, parsed.task, parsed.context)
+        refused = runner.start(origin, parsed.task, parsed.context)
+        if refused:
+            ack(response_type="ephemeral", text=refused)
+        else:
+            ack()

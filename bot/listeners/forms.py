@@ -18,14 +18,17 @@ def register(app: App, runner: Runner, max_task_chars: int) -> None:
         if errors:
             ack(response_action="errors", errors=errors)
             return
-        ack()
         origin = Origin(
             team_id=(body.get("team") or {}).get("id") or view.get("team_id", ""),
             channel_id=form.channel_id,
             user_id=body["user"]["id"],
             response_url=form.response_url,
         )
-        runner.start(origin, form.task, form.context, form.approaches)
+        refused = runner.start(origin, form.task, form.context, form.approaches)
+        if refused:
+            ack(response_action="errors", errors={"task": refused})
+        else:
+            ack()
 
     @app.view(REGENERATE_FORM)
     def on_regenerate(ack: Ack, view: dict[str, Any]) -> None:
