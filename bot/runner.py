@@ -46,6 +46,7 @@ from orchestrator.engine import (
     Event,
     PlanError,
     Planned,
+    PlanRetrying,
     Request,
     RunFinished,
     WorkerDelta,
@@ -252,6 +253,7 @@ class Runner:
             finished_at=now(),
             seconds=time.monotonic() - thread.started,
         )
+        self._drop_analysis(thread)  # a plan that failed leaves no half-written analysis behind
         self._reply(thread, plan_failed_message(str(error)))
         self._update_parent(thread, None)
 
@@ -261,6 +263,9 @@ class Runner:
         if isinstance(event, AnalysisDelta):
             if thread.analysis_ts is not None or event.text:  # nothing to show before its first words
                 self._show_analysis(thread, lambda: analysis_message(event.text, writing=True), final=False)
+        elif isinstance(event, PlanRetrying):
+            log.info("run=%d step=plan_retry reason=%r", thread.run_id, event.reason)
+            self._drop_analysis(thread)
         elif isinstance(event, AnalysisReady):
             self.store.update_run(thread.run_id, analysis=event.analysis)
             self._show_analysis(thread, lambda: analysis_message(event.analysis), final=True)
@@ -277,6 +282,17 @@ class Runner:
             self._on_planned(thread, event)
         elif isinstance(event, RunFinished):
             self._on_run_finished(thread, event)
+
+    def _drop_analysis(self, thread: _Thread) -> None:
+        """Delete the analysis shown so far (an attempt that is being retried or that failed)."""
+        ts, thread.analysis_ts = thread.analysis_ts, None
+        if ts is None:
+            return
+        self.live.forget(ts)
+        try:
+            self.client.chat_delete(channel=thread.origin.channel_id, ts=ts)
+        except SlackApiError as error:
+            log.error("run %s: deleting the analysis failed: %s", thread.run_id, error.response.get("error"))
 
     def _show_analysis(self, thread: _Thread, build: Callable[[], Message], *, final: bool) -> None:
         """Post the analysis reply on its first text (that is the first thing people see), then rewrite

@@ -20,6 +20,7 @@ from orchestrator.engine import (
     Engine,
     PlanError,
     Planned,
+    PlanRetrying,
     Request,
     RunFinished,
     RunResult,
@@ -79,7 +80,9 @@ def run(request: Request, engine: Engine, *, as_json: bool, out: TextIO) -> int:
     planned = False
     outcome: RunResult | None = None
     for event in engine.run(request):
-        if isinstance(event, AnalysisReady) and not as_json:
+        if isinstance(event, PlanRetrying) and not as_json:
+            print(f"\n(the orchestrator's reply was not usable, asking again: {event.reason})", file=out, flush=True)
+        elif isinstance(event, AnalysisReady) and not as_json:
             print(f"\n=== ORCHESTRATOR OUTPUT ===\n\nANALYSIS:\n{event.analysis}", file=out, flush=True)
         elif isinstance(event, Planned) and not as_json:
             planned = True

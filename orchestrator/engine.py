@@ -113,6 +113,18 @@ class WorkerFinished:
 
 
 @dataclass(frozen=True)
+class PlanRetrying:
+    """The orchestrator is being asked again: whatever the consumer showed of its reply so far (a
+    half-streamed analysis) is void, and the AnalysisDelta events that follow start from scratch.
+
+    It comes when the reply held no usable task (the second call has a stricter prompt), or when its
+    stream broke off before any approach was launched (the same call is retried). `reason` says why in
+    plain words."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Planned:
     """The orchestrator's whole reply is in: the final plan and what the call cost."""
 
@@ -149,7 +161,9 @@ class RunFinished:
     result: RunResult
 
 
-Event = AnalysisDelta | AnalysisReady | WorkerStarted | WorkerDelta | WorkerFinished | Planned | RunFinished
+Event = (
+    AnalysisDelta | AnalysisReady | PlanRetrying | WorkerStarted | WorkerDelta | WorkerFinished | Planned | RunFinished
+)
 
 
 class PlanError(RuntimeError):
@@ -184,9 +198,11 @@ class Engine:
     def run(self, request: Request) -> Iterator[Event]:
         """Yield AnalysisDelta…AnalysisReady, WorkerStarted/WorkerDelta…/WorkerFinished per approach,
         Planned, then RunFinished. Deltas carry the whole text so far, so a consumer may skip any of them.
+        PlanRetrying may come before a second orchestrator attempt (see there); a worker's WorkerDelta
+        with empty `raw` means its reply broke off and starts over.
 
         Raises PlanError (from the iterator) when the orchestrator call fails before any approach arrived
-        or its reply holds no usable task.
+        or, asked twice, its reply holds no usable task.
         """
         started = time.monotonic()
         events: queue.Queue[Event | _PlanFailed] = queue.Queue()
@@ -242,10 +258,14 @@ class Engine:
         self, prompt: str, index: int, approach: Approach, on_reply: Callable[[str], None] | None
     ) -> WorkerResult:
         """One worker-model call whose answer is a <response>."""
-        on_text = None if on_reply is None else _accumulate(on_reply)
+        stream = None if on_reply is None else _Accumulator(on_reply)
         try:
             completion = self.llm.complete(
-                prompt, model=self.worker_model, max_tokens=self.worker_max_tokens, on_text=on_text
+                prompt,
+                model=self.worker_model,
+                max_tokens=self.worker_max_tokens,
+                on_text=None if stream is None else stream.on_text,
+                on_restart=None if stream is None else stream.restart,
             )
         except LLMError as error:
             return WorkerResult(index, approach, "", str(error), self.worker_model)
@@ -265,9 +285,54 @@ class Engine:
         )
 
     def _plan(self, request: Request, events: queue.Queue[Event | _PlanFailed]) -> None:
-        """Stream the orchestrator's reply, starting a worker for each task as soon as it closes."""
-        parser = PlanStreamParser(max_tasks=request.max_approaches)
+        """Stream the orchestrator's reply, starting a worker for each task as soon as it closes; when the
+        reply holds no usable task, ask once more with a stricter prompt."""
         launched: list[Approach] = []
+        try:
+            plan, completion = self._plan_attempt(request, events, launched, strict=False)
+            if isinstance(plan, PlanParseError):  # returned only while no worker was launched
+                first_error, first = plan, completion
+                events.put(PlanRetrying(str(first_error)))
+                try:
+                    plan, completion = self._plan_attempt(request, events, launched, strict=True)
+                except PlanError as error:
+                    raise PlanError(
+                        f"Both attempts at a plan failed. First reply: {_why(first_error)} Second: {error}"
+                    ) from error
+                if isinstance(plan, PlanParseError):
+                    raise PlanError(
+                        "Both attempts at a plan failed: the orchestrator's replies held no usable <task> (with a "
+                        "<description>), the second even with stricter instructions. "
+                        f"First reply: {_why(first_error)} Second reply: {_why(plan)}"
+                    ) from plan
+                completion = Completion(
+                    text=completion.text,
+                    model=completion.model,
+                    usage=first.usage + completion.usage,
+                    stop_reason=completion.stop_reason,
+                    seconds=first.seconds + completion.seconds,
+                )
+        except PlanError as error:
+            events.put(_PlanFailed(error))
+            return
+        except Exception as error:  # a bug must still end the run, not hang the consumer
+            log.exception("planning failed unexpectedly")
+            events.put(_PlanFailed(PlanError(f"Planning failed unexpectedly: {error}")))
+            return
+        events.put(Planned(plan, completion))
+
+    def _plan_attempt(
+        self,
+        request: Request,
+        events: queue.Queue[Event | _PlanFailed],
+        launched: list[Approach],
+        *,
+        strict: bool,
+    ) -> tuple[Plan | PlanParseError, Completion]:
+        """One orchestrator call, streamed: the plan, or why its reply held no usable task (returned, not
+        raised, so the caller can ask again; only ever while no worker was launched). Raises PlanError when
+        the call itself fails before any worker was launched."""
+        parser = PlanStreamParser(max_tasks=request.max_approaches)
         analysis_done = False
         received = ""
 
@@ -284,35 +349,46 @@ class Engine:
                     launched.append(parsed.approach)
                     self._launch(request, parsed.index, parsed.approach, events)
 
+        def on_restart() -> bool:
+            """The stream broke: start over only while no worker depends on what was parsed so far."""
+            nonlocal parser, analysis_done, received
+            if launched:
+                return False
+            parser = PlanStreamParser(max_tasks=request.max_approaches)
+            analysis_done = False
+            received = ""
+            events.put(PlanRetrying("The orchestrator's reply broke off mid-way; asking for it again."))
+            return True
+
+        prompt = orchestrator_prompt(
+            request.task,
+            request.context,
+            min_tasks=request.min_approaches,
+            max_tasks=request.max_approaches,
+            strict=strict,
+        )
         try:
-            prompt = orchestrator_prompt(
-                request.task,
-                request.context,
-                min_tasks=request.min_approaches,
-                max_tasks=request.max_approaches,
+            completion = self.llm.complete(
+                prompt,
+                model=self.orchestrator_model,
+                max_tokens=self.plan_max_tokens,
+                on_text=on_text,
+                on_restart=on_restart,
             )
-            try:
-                completion = self.llm.complete(
-                    prompt, model=self.orchestrator_model, max_tokens=self.plan_max_tokens, on_text=on_text
-                )
-                plan = parser.close()
-            except LLMError as error:
-                if not launched:
-                    raise PlanError(f"The orchestrator call failed: {error}") from error
-                # The reply broke off after some approaches were already being written: keep those.
-                log.warning("orchestrator reply broke off after %d approaches: %s", len(launched), error)
-                completion = Completion("", self.orchestrator_model, Usage(), None, 0.0)
-                plan = Plan(analysis="", approaches=tuple(launched))
-            except PlanParseError as error:
-                raise PlanError(str(error)) from error
-        except PlanError as error:
-            events.put(_PlanFailed(error))
-            return
-        except Exception as error:  # a bug must still end the run, not hang the consumer
-            log.exception("planning failed unexpectedly")
-            events.put(_PlanFailed(PlanError(f"Planning failed unexpectedly: {error}")))
-            return
-        events.put(Planned(plan, completion))
+        except LLMError as error:
+            if not launched:
+                raise PlanError(f"The orchestrator call failed: {error}") from error
+            # The reply broke off after some approaches were already being written: keep those.
+            log.warning("orchestrator reply broke off after %d approaches: %s", len(launched), error)
+            return Plan(analysis="", approaches=tuple(launched)), Completion(
+                "", self.orchestrator_model, Usage(), None, 0.0
+            )
+        try:
+            return parser.close(), completion
+        except PlanParseError as error:
+            if launched:  # cannot happen (close() agrees with what feed() reported); never orphan workers
+                return Plan(analysis="", approaches=tuple(launched)), completion
+            return error, completion
 
     def _launch(
         self, request: Request, index: int, approach: Approach, events: queue.Queue[Event | _PlanFailed]
@@ -329,13 +405,25 @@ class Engine:
         events.put(WorkerFinished(result))
 
 
-def _accumulate(on_reply: Callable[[str], None]) -> Callable[[str], None]:
-    """Turn text deltas into calls with the whole reply so far."""
-    received = ""
+def _why(error: PlanParseError) -> str:
+    """Why a reply held no usable task, without the "contained no usable <task>" lead-in."""
+    lead, sep, why = str(error).partition(": ")
+    return why if sep and "no usable" in lead else str(error)
 
-    def on_text(delta: str) -> None:
-        nonlocal received
-        received += delta
-        on_reply(received)
 
-    return on_text
+class _Accumulator:
+    """Turns text deltas into calls with the whole reply so far; on a restart the reply starts over, and
+    `on_reply("")` says so at once."""
+
+    def __init__(self, on_reply: Callable[[str], None]) -> None:
+        self.on_reply = on_reply
+        self.received = ""
+
+    def on_text(self, delta: str) -> None:
+        self.received += delta
+        self.on_reply(self.received)
+
+    def restart(self) -> bool:
+        self.received = ""
+        self.on_reply("")
+        return True

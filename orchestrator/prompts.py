@@ -80,10 +80,20 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
-def orchestrator_prompt(task: str, context: Mapping[str, str], *, min_tasks: int = 2, max_tasks: int = 5) -> str:
-    """The planning prompt: analysis plus `min_tasks`..`max_tasks` approaches."""
+STRICT_INSTRUCTION = """
+IMPORTANT: your reply must contain exactly two parts and nothing else: one <analysis> element, then one \
+<tasks> list of {count} <task> elements, each with a <type> and a non-empty <description>. No text before, \
+between or after them, and no code fences.
+"""
+
+
+def orchestrator_prompt(
+    task: str, context: Mapping[str, str], *, min_tasks: int = 2, max_tasks: int = 5, strict: bool = False
+) -> str:
+    """The planning prompt: analysis plus `min_tasks`..`max_tasks` approaches. `strict` adds a short, firm
+    instruction about the reply's format, for asking again after a reply that held no usable task."""
     return _fill(
-        ORCHESTRATOR_TEMPLATE,
+        ORCHESTRATOR_TEMPLATE + (STRICT_INSTRUCTION if strict else ""),
         {
             "count": f"exactly {max_tasks}" if min_tasks == max_tasks else f"{min_tasks}-{max_tasks}",
             "task": escape(task.strip()),

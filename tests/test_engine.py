@@ -12,15 +12,20 @@ from orchestrator.engine import (
     Engine,
     PlanError,
     Planned,
+    PlanRetrying,
     Request,
     RunFinished,
     WorkerDelta,
     WorkerFinished,
     WorkerStarted,
 )
+from orchestrator.llm import LLM
 from orchestrator.parsing import Approach
+from orchestrator.prompts import STRICT_INSTRUCTION
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
 from tests.scripted import DEFAULT_APPROACHES, Script, is_plan_prompt, plan_reply
+
+REJECTED_KEY = "The Anthropic API rejected the API key (401): check ANTHROPIC_API_KEY."
 
 
 def test_run_reports_every_step_and_the_totals(engine: Engine, claude: FakeAnthropicAPI) -> None:
@@ -69,20 +74,20 @@ def test_workers_start_before_the_orchestrator_reply_ends(engine: Engine, claude
 def test_one_failing_worker_does_not_sink_the_run(engine: Engine, claude: FakeAnthropicAPI) -> None:
     def worker(kind: str) -> FakeReply | str:
         if kind == "lifestyle":
-            return FakeReply(status=500)
+            return FakeReply(status=500, headers={"retry-after-ms": "1"})
         return f"<response>{kind}</response>"
 
     claude.responder = Script(worker=worker)
-    claude_retries = engine.llm.client.max_retries
     *_, finished = engine.run(Request("Write a tagline"))
     results = {r.approach.type: r for r in finished.result.results}
     assert results["technical"].ok and results["practical"].ok
     assert not results["lifestyle"].ok
-    assert "internal error (500)" in (results["lifestyle"].error or "")
+    attempts = engine.llm.max_attempts
+    assert f"internal error (500), still after {attempts} attempts" in (results["lifestyle"].error or "")
     assert finished.result.status == "partial"
-    # the SDK retried the 500 before giving up
+    # the 500 was retried before giving up
     lifestyle_calls = [r for r in claude.requests() if "<type>lifestyle</type>" in r["messages"][0]["content"]]
-    assert len(lifestyle_calls) == claude_retries + 1
+    assert len(lifestyle_calls) == attempts > 1
 
 
 def test_empty_response_is_a_failed_variation(engine: Engine, claude: FakeAnthropicAPI) -> None:
@@ -92,11 +97,71 @@ def test_empty_response_is_a_failed_variation(engine: Engine, claude: FakeAnthro
     assert all(r.error == "The model returned an empty response." for r in finished.result.results)
 
 
-def test_plan_without_usable_tasks_raises(engine: Engine, claude: FakeAnthropicAPI) -> None:
-    claude.responder = Script(plan=lambda: "<analysis>Hmm.</analysis><tasks><task><type>x</type></task></tasks>")
-    with pytest.raises(PlanError, match="no usable"):
+def test_plan_without_usable_tasks_twice_raises(engine: Engine, claude: FakeAnthropicAPI) -> None:
+    replies = ["<analysis>Hmm.</analysis><tasks><task><type>x</type></task></tasks>", "Happy to help with that!"]
+    claude.responder = Script(plan=lambda: replies.pop(0))
+    events: list[object] = []
+    with pytest.raises(PlanError) as error:
+        events.extend(engine.run(Request("Write a tagline")))
+    assert str(error.value) == (
+        "Both attempts at a plan failed: the orchestrator's replies held no usable <task> (with a <description>), "
+        "the second even with stricter instructions. "
+        "First reply: none of its 1 complete <task> element(s) had a non-empty <description>. "
+        "Second reply: it had no <task> tag at all, only 24 characters of other text."
+    )
+    assert len(claude.requests()) == 2 and not any(e for e in events if isinstance(e, WorkerStarted))
+
+
+def test_plan_retry_that_fails_says_both_attempts_failed(engine: Engine, claude: FakeAnthropicAPI) -> None:
+    replies = [FakeReply("Sure thing!"), FakeReply(status=401)]
+    claude.responder = Script(plan=lambda: replies.pop(0))
+    with pytest.raises(PlanError) as error:
         list(engine.run(Request("Write a tagline")))
-    assert len(claude.requests()) == 1
+    assert str(error.value).startswith("Both attempts at a plan failed. First reply: it had no <task> tag at all")
+    assert str(error.value).endswith("Second: The orchestrator call failed: " + REJECTED_KEY)
+
+
+def test_prose_plan_is_asked_again_more_strictly(engine: Engine, claude: FakeAnthropicAPI) -> None:
+    replies = [
+        FakeReply("<analysis>Half a thought. Sure, here are some ideas!", input_tokens=100, output_tokens=10),
+        FakeReply(plan_reply(), input_tokens=120, output_tokens=40),
+    ]
+    claude.responder = Script(plan=lambda: replies.pop(0))
+    events = list(engine.run(Request("Write a tagline")))
+    kinds = [type(e) for e in events]
+    retrying = kinds.index(PlanRetrying)
+    # Before it, only the first reply's half-streamed analysis; after it, the second's starts from scratch.
+    assert set(kinds[:retrying]) == {AnalysisDelta}
+    assert events[retrying - 1].text == "Half a thought. Sure, here are some ideas!"
+    assert "no <task> tag at all" in events[retrying].reason
+    after = [e for e in events[retrying:] if isinstance(e, AnalysisDelta)]
+    assert after and all(not e.raw.startswith("<analysis>Half") for e in after)
+    assert after[0].raw == plan_reply()[: len(after[0].raw)]
+    assert kinds.count(PlanRetrying) == 1 and kinds.count(WorkerFinished) == 3
+    result = events[-1].result
+    assert result.status == "done" and result.plan.analysis.startswith("Buyers differ")
+    plan_prompts = [r for r in claude.requests() if is_plan_prompt(r)]
+    assert len(plan_prompts) == 2
+    first, second = (r["messages"][0]["content"] for r in plan_prompts)
+    assert "IMPORTANT: your reply must contain exactly two parts" not in first
+    assert second == first + STRICT_INSTRUCTION.replace("{count}", "2-5")
+    assert result.plan_completion.usage.input_tokens == 220 and result.plan_completion.usage.output_tokens == 50
+
+
+def test_broken_plan_stream_restarts_while_no_approach_was_launched(engine: Engine, claude: FakeAnthropicAPI) -> None:
+    engine.llm = LLM(engine.llm.client, sleep=lambda seconds: None)
+    reply = plan_reply()
+    cut = reply.index("<task>") + 10
+    replies = [FakeReply(reply, break_after_chars=cut, chunk_chars=4), FakeReply(reply, chunk_chars=4)]
+    claude.responder = Script(plan=lambda: replies.pop(0))
+    events = list(engine.run(Request("Write a tagline")))
+    kinds = [type(e) for e in events]
+    retrying = kinds.index(PlanRetrying)
+    assert AnalysisReady in kinds[:retrying] and WorkerStarted not in kinds[:retrying]
+    assert isinstance(events[retrying + 1], AnalysisDelta) and len(events[retrying + 1].raw) <= 4
+    assert kinds.count(AnalysisReady) == 2 and kinds.count(WorkerStarted) == 3
+    assert events[-1].result.status == "done"
+    assert sum(is_plan_prompt(r) for r in claude.requests()) == 2
 
 
 def test_orchestrator_failure_raises_in_plain_words(engine: Engine, claude: FakeAnthropicAPI) -> None:
@@ -112,6 +177,33 @@ def test_broken_plan_stream_keeps_the_approaches_already_started(engine: Engine,
     *_, finished = engine.run(Request("Write a tagline"))
     assert [r.approach.type for r in finished.result.results] == ["technical", "lifestyle"]
     assert finished.result.status == "done"
+
+
+def test_worker_stream_broken_mid_way_starts_over(engine: Engine, claude: FakeAnthropicAPI) -> None:
+    engine.llm = LLM(engine.llm.client, sleep=lambda seconds: None)
+    body = "A fairly long answer that breaks off. " * 10
+    broken = {"lifestyle"}
+
+    def worker(kind: str) -> FakeReply:
+        if kind in broken:
+            broken.discard(kind)
+            return FakeReply(f"<response>{body}</response>", break_after_chars=100, chunk_chars=10)
+        return FakeReply(f"<response>{body}</response>", chunk_chars=10)
+
+    claude.responder = Script(worker=worker)
+    events = list(engine.run(Request("Write a tagline")))
+    result = events[-1].result
+    assert result.status == "done" and all(r.text == body.strip() for r in result.results)
+    lifestyle = next(r.index for r in result.results if r.approach.type == "lifestyle")
+    raws = [e.raw for e in events if isinstance(e, WorkerDelta) and e.index == lifestyle]
+    restart = raws.index("")
+    assert raws[restart - 1] == f"<response>{body}"[:100]  # the first attempt's text reached the consumer
+    assert raws[-1] == f"<response>{body}</response>" and all(len(raw) <= 100 for raw in raws[:restart])
+    assert all(
+        "" not in [e.raw for e in events if isinstance(e, WorkerDelta) and e.index == r.index]
+        for r in result.results
+        if r.index != lifestyle
+    )
 
 
 def test_max_approaches_caps_the_plan(engine: Engine, claude: FakeAnthropicAPI) -> None:

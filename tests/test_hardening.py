@@ -283,3 +283,46 @@ def post(url: str, body: str) -> int:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status
+
+
+def test_orchestrator_prose_is_retried_strictly_and_the_first_analysis_removed(bot: Bot) -> None:
+    replies = iter(["<analysis>Half a thought with no tasks.</analysis> Happy to help!"])
+
+    def plan() -> str:
+        from tests.scripted import plan_reply
+
+        return next(replies, None) or plan_reply()
+
+    bot.claude.responder = Script(plan=plan)
+    bot.command("Write a tagline")
+    parent, thread = run_thread(bot)
+    assert "✅ Done: 3 variations" in texts(parent)
+    assert bot.slack.calls("chat.delete")  # the first attempt's analysis was taken down
+    assert all("Half a thought" not in texts(m) for m in thread)
+    plan_prompts = [p for p in bot.claude.prompts() if "<tasks>" in p]
+    assert len(plan_prompts) == 2 and plan_prompts[1] != plan_prompts[0]
+
+
+def test_orchestrator_prose_twice_says_so_and_leaves_nothing_half_written(bot: Bot) -> None:
+    bot.claude.responder = Script(plan=lambda: "<analysis>Thinking about it.</analysis> Sure, sounds fun!")
+    bot.command("Write a tagline")
+    parent, thread = run_thread(bot)
+    assert "Failed" in texts(parent)
+    assert len(thread) == 1 and "Both attempts at a plan failed" in texts(thread[0])
+    assert bot.store.run(1)["status"] == "failed"
+
+
+def test_model_overload_is_retried_then_reported_with_retry(bot: Bot) -> None:
+    def worker(kind: str) -> FakeReply | str:
+        if kind == "practical":
+            return FakeReply(status=529, headers={"retry-after-ms": "1"})
+        return f"<response>{kind}</response>"
+
+    bot.claude.responder = Script(worker=worker)
+    bot.command("Write a tagline")
+    _, thread = run_thread(bot)
+    practical = [r for r in bot.claude.requests() if "<type>practical</type>" in r["messages"][0]["content"]]
+    assert len(practical) > 1  # retried before giving up
+    failed = next(m for m in thread if "This approach failed" in texts(m))
+    assert "overloaded" in texts(failed) and buttons(failed) == {"retry": "🔁 Retry"}
+    assert bot.store.run(1)["status"] == "partial"
