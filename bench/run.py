@@ -102,6 +102,8 @@ class App:
             "ANTHROPIC_BASE_URL": self.claude.url,
             "VARIATIONS_DB": str(self.db),
             "PORT": str(self.port),
+            # Capacity, not policy, is measured: the whole load comes from one test workspace.
+            "VARIATIONS_MAX_RUNS_PER_WORKSPACE": "1000",
         }
         env.pop("SLACK_APP_TOKEN", None)
         self.process = subprocess.Popen(
@@ -140,8 +142,8 @@ class App:
         body = slash_command_body(text=text, response_url=self.slack.response_url("bench"))
         return self.post(body, signed_headers(body, SECRET))
 
-    def command_body(self, text: str) -> str:
-        return slash_command_body(text=text, response_url=self.slack.response_url("bench"))
+    def command_body(self, text: str, user: str) -> str:
+        return slash_command_body(text=text, user_id=user, response_url=self.slack.response_url("bench"))
 
     def burst(self, bodies: list[str]) -> list[tuple[int, float]]:
         """Send all requests at the same instant; each one's status and seconds from sent to answered.
@@ -270,7 +272,7 @@ def concurrent_runs(app: App, slack: FakeSlackAPI, n: int, single: float, result
     texts = [f"Write a tagline, concurrent batch of {n}, number {i}" for i in range(n)]
     calls_before = len(slack.calls())
     started = time.monotonic()
-    acks = app.burst([app.command_body(text) for text in texts])
+    acks = app.burst([app.command_body(text, f"UBENCH{i:03}") for i, text in enumerate(texts)])
     finished = wait_done(slack, texts, timeout=300)
     completion = max(finished.values()) - started
     latencies = [seconds for _, seconds in acks]
