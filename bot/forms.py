@@ -27,6 +27,21 @@ def _input(block_id: str, label: str, *, optional: bool, multiline: bool = False
     }
 
 
+def _modal(
+    callback_id: str, metadata: Mapping[str, Any], *, title: str, submit: str, blocks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A modal whose submission comes back to `callback_id` carrying `metadata` (as private_metadata)."""
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "private_metadata": json.dumps(metadata),
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": submit},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+    }
+
+
 def _placeholder(text: str) -> dict[str, str]:
     return {"type": "plain_text", "text": text}
 
@@ -39,14 +54,12 @@ def request_form(channel_id: str, response_url: str | None, max_task_chars: int)
     """The modal `/variations` opens when typed alone. Where to post goes in private_metadata."""
     choices = [_option(f"Let Claude decide ({MIN_APPROACHES}-{MAX_APPROACHES})", AUTO)]
     choices += [_option(str(n), str(n)) for n in range(MIN_APPROACHES, MAX_APPROACHES + 1)]
-    return {
-        "type": "modal",
-        "callback_id": REQUEST_FORM,
-        "private_metadata": json.dumps({"channel_id": channel_id, "response_url": response_url}),
-        "title": {"type": "plain_text", "text": "Variations"},
-        "submit": {"type": "plain_text", "text": "Write variations"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
+    return _modal(
+        REQUEST_FORM,
+        {"channel_id": channel_id, "response_url": response_url},
+        title="Variations",
+        submit="Write variations",
+        blocks=[
             _input(
                 "task",
                 "What should be written?",
@@ -77,7 +90,7 @@ def request_form(channel_id: str, response_url: str | None, max_task_chars: int)
                 },
             },
         ],
-    }
+    )
 
 
 @dataclass(frozen=True)
@@ -122,15 +135,12 @@ def request_errors(form: RequestForm, max_task_chars: int) -> dict[str, str]:
 
 def regenerate_form(variation_id: int, approach_type: str) -> dict[str, Any]:
     """The small modal behind ♻️: an optional instruction for the new version."""
-    title = truncate_plain(f"New {approach_type} version", 24)
-    return {
-        "type": "modal",
-        "callback_id": REGENERATE_FORM,
-        "private_metadata": json.dumps({"variation_id": variation_id}),
-        "title": {"type": "plain_text", "text": title},
-        "submit": {"type": "plain_text", "text": "Write it"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
+    return _modal(
+        REGENERATE_FORM,
+        {"variation_id": variation_id},
+        title=truncate_plain(f"New {approach_type} version", 24),
+        submit="Write it",
+        blocks=[
             _input(
                 "instruction",
                 "What should change? (optional)",
@@ -139,7 +149,7 @@ def regenerate_form(variation_id: int, approach_type: str) -> dict[str, Any]:
                 placeholder=_placeholder("shorter, more playful, lead with the price…"),
             )
         ],
-    }
+    )
 
 
 def read_regenerate_form(view: Mapping[str, Any]) -> tuple[int, str]:
