@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes import wait_for  # noqa: E402
+from tests.fakes import free_port, wait_for  # noqa: E402
 from tests.fakes.anthropic_api import CHARS_PER_TOKEN, FakeAnthropicAPI, FakeReply  # noqa: E402
 from tests.fakes.signing import block_actions_body, signed_headers, slash_command_body  # noqa: E402
 from tests.fakes.slack_api import FakeSlackAPI  # noqa: E402
@@ -61,12 +61,6 @@ def paced(text: str) -> FakeReply:
 
 def responder(request: dict[str, Any]) -> FakeReply:
     return paced(plan_reply() if is_plan_prompt(request) else WORKER_TEXT)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], p: float) -> float:

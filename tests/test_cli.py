@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
+from tests.fakes import free_port
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 from tests.scripted import Script
 
@@ -74,10 +74,7 @@ def test_missing_api_key_is_one_line() -> None:
 
 
 def test_unreachable_api_is_one_line_not_a_traceback() -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}"}
+    env = {"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{free_port()}"}
     done = run_cli("Write a tagline", env=env)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [

@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.server import HttpServer
 from bot.store import Store
 from tests.conftest import CHANNEL, SIGNING_SECRET, TEAM, USER, Bot, anthropic_client, bot_env
-from tests.fakes import wait_for
+from tests.fakes import free_port, wait_for
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
 from tests.fakes.signing import signed_headers, slash_command_body
 from tests.fakes.slack_api import FakeSlackAPI
@@ -195,8 +195,7 @@ def test_a_killed_process_loses_nothing_and_the_restart_says_so(
     env = {**os.environ, **bot_env(slack, claude, db), "PORT": "0"}
 
     def start() -> tuple[subprocess.Popen[bytes], str]:
-        with socket_port() as port:
-            env["PORT"] = str(port)
+        env["PORT"] = str(free_port())
         process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{env['PORT']}/healthz"
         wait_for(lambda: healthy(url), timeout=30)
@@ -253,20 +252,6 @@ def test_a_killed_process_loses_nothing_and_the_restart_says_so(
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-class socket_port:
-    """A free loopback port (closed again before the app binds it)."""
-
-    def __enter__(self) -> int:
-        import socket
-
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        return int(self.sock.getsockname()[1])
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
 
 
 def healthy(url: str) -> bool:

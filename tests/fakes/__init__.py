@@ -44,6 +44,13 @@ def wait_for(
         time.sleep(interval)
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on (closed again, so a server started next can bind it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _describe(predicate: Callable[..., Any]) -> str:
     """The predicate's source line when available, since '<lambda>' alone says nothing."""
     try:
