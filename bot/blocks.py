@@ -114,8 +114,8 @@ def leader_line(variations: Sequence[Mapping[str, Any]], tallies: Mapping[int, T
     if not votes:
         return None
     voted = [v for v in variations if v["id"] in tallies]
-    best = max(tallies[v["id"]].up - tallies[v["id"]].down for v in voted)
-    leaders = [v for v in voted if tallies[v["id"]].up - tallies[v["id"]].down == best]
+    best = max(tallies[v["id"]].net for v in voted)
+    leaders = [v for v in voted if tallies[v["id"]].net == best]
     names = " and ".join(approach_title(numbered(v), Approach(v["type"], "")) for v in leaders)
     total = f"{votes} vote{'s' if votes != 1 else ''} on {len(voted)} variation{'s' if len(voted) != 1 else ''}"
     if len(leaders) > 1:

@@ -39,6 +39,8 @@ from bot.render import stored_parent
 from bot.store import Store, Tally, now
 from bot.throttle import LiveUpdates
 from orchestrator.engine import (
+    MAX_APPROACHES,
+    MIN_APPROACHES,
     SYNTHESIS,
     AnalysisDelta,
     AnalysisReady,
@@ -231,9 +233,8 @@ class Runner:
             len(context),
         )
         try:
-            request = Request(task=task, context=context)
-            if approaches is not None:
-                request = Request(task=task, context=context, min_approaches=approaches, max_approaches=approaches)
+            low, high = (approaches, approaches) if approaches else (MIN_APPROACHES, MAX_APPROACHES)
+            request = Request(task=task, context=context, min_approaches=low, max_approaches=high)
             for event in self.engine.run(request):
                 self._on_event(thread, event)
         except PlanError as error:
@@ -246,13 +247,7 @@ class Runner:
     def _on_plan_failed(self, thread: _Thread, error: PlanError) -> None:
         seconds = time.monotonic() - thread.started
         log.warning("run=%d step=plan_failed seconds=%.2f error=%r", thread.run_id, seconds, str(error))
-        self.store.update_run(
-            thread.run_id,
-            status="failed",
-            error=str(error),
-            finished_at=now(),
-            seconds=time.monotonic() - thread.started,
-        )
+        self.store.update_run(thread.run_id, status="failed", error=str(error), finished_at=now(), seconds=seconds)
         self._drop_analysis(thread)  # a plan that failed leaves no half-written analysis behind
         self._reply(thread, plan_failed_message(str(error)))
         self._update_parent(thread, None)
@@ -406,47 +401,49 @@ class Runner:
         written = [v for v in self.store.variations(run_id) if v["status"] == "done" and v["type"] != SYNTHESIS]
 
         def net(row: Mapping[str, Any]) -> int:
-            tally = tallies.get(row["id"], Tally())
-            return tally.up - tally.down
+            return tallies.get(row["id"], Tally()).net
 
         liked = sorted((v for v in written if net(v) > 0), key=net, reverse=True)[:SYNTHESIS_INPUTS]
         return [Candidate(Approach(v["type"], v["description"] or ""), v["text"], net(v)) for v in liked or written]
 
+    def _writer(
+        self, row: Mapping[str, Any], request: Request, candidates: list[Candidate] | None = None
+    ) -> Callable[[int, Callable[[str], None]], WorkerResult]:
+        """How the variation of `row` is written: a synthesis from `candidates` (recomputed when not
+        given), a new version from the text it replaces, or the planned approach itself."""
+        if row["type"] == SYNTHESIS:
+            inputs = candidates if candidates is not None else self._candidates(row["run_id"])
+            return lambda index, on_reply: self.engine.synthesize(request, index, inputs, on_reply)
+        approach = Approach(row["type"], row["description"] or "")
+        revision = None
+        if row["regenerated_from"] is not None:
+            old = self.store.variation(row["regenerated_from"])
+            revision = Revision((old or {}).get("text") or "", row["instruction"] or "")
+        return lambda index, on_reply: self.engine.write(request, index, approach, on_reply, revision)
+
     def _synthesize(self, run_id: int) -> None:
-        thread, request = self._thread_of(run_id)
         candidates = self._candidates(run_id)
         liked = any(c.net_votes > 0 for c in candidates)
         brief = f"Combines {len(candidates)} variations, " + ("best-voted first" if liked else "no votes yet")
-        self._follow_up(
-            thread,
-            Approach(SYNTHESIS, brief),
-            lambda index, on_reply: self.engine.synthesize(request, index, candidates, on_reply),
-        )
+        self._follow_up(run_id, Approach(SYNTHESIS, brief), candidates=candidates)
 
     def _regenerate(self, variation_id: int, instruction: str) -> None:
         old = self.store.variation(variation_id)
         assert old is not None, f"no variation {variation_id}"
-        thread, request = self._thread_of(old["run_id"])
         approach = Approach(old["type"], old["description"] or "")
-        revision = Revision(old["text"] or "", instruction)
-        self._follow_up(
-            thread,
-            approach,
-            lambda index, on_reply: self.engine.write(request, index, approach, on_reply, revision),
-            regenerated_from=variation_id,
-            instruction=instruction.strip() or None,
-        )
+        self._follow_up(old["run_id"], approach, regenerated_from=variation_id, instruction=instruction.strip() or None)
 
     def _follow_up(
         self,
-        thread: _Thread,
+        run_id: int,
         approach: Approach,
-        write: Callable[[int, Callable[[str], None]], WorkerResult],
         *,
         regenerated_from: int | None = None,
         instruction: str | None = None,
+        candidates: list[Candidate] | None = None,
     ) -> None:
         """Write one more variation into a finished run's thread, streamed like the others."""
+        thread, request = self._thread_of(run_id)
         variation_id = self.store.add_variation(
             thread.run_id,
             None,
@@ -458,31 +455,20 @@ class Runner:
         row = self.store.variation(variation_id)
         assert row is not None
         ts = self._reply(thread, writing_message(None, approach, note=instruction))
-        self._write_into(thread, row, ts, write)
+        self._write_into(thread, row, ts, self._writer(row, request, candidates))
 
     def _retry(self, variation_id: int) -> None:
         """Write a failed variation again, into its own row and message."""
         row = self.store.variation(variation_id)
         assert row is not None, f"no variation {variation_id}"
         thread, request = self._thread_of(row["run_id"])
-        approach = Approach(row["type"], row["description"] or "")
-        if row["type"] == SYNTHESIS:
-            candidates = self._candidates(row["run_id"])
-            write: Callable[[int, Callable[[str], None]], WorkerResult] = functools.partial(
-                self.engine.synthesize, request, candidates=candidates
-            )
-        else:
-            revision = None
-            if row["regenerated_from"] is not None:
-                old = self.store.variation(row["regenerated_from"])
-                revision = Revision((old or {}).get("text") or "", row["instruction"] or "")
-            write = functools.partial(self.engine.write, request, approach=approach, revision=revision)
         self.store.update_variation(variation_id, status="writing", error=None)
         ts = row["message_ts"]
         if ts is not None:
+            approach = Approach(row["type"], row["description"] or "")
             placeholder = writing_message(numbered(row), approach, note=row["instruction"])
             self._update(thread, ts, lambda: placeholder, final=True)
-        self._write_into(thread, row, ts, lambda index, on_reply: write(index=index, on_reply=on_reply))
+        self._write_into(thread, row, ts, self._writer(row, request))
         self._settle(row["run_id"])
         self._update_parent(thread, None)
 
@@ -530,27 +516,26 @@ class Runner:
         `interrupted`, and their messages say so (with a Retry button on each unfinished approach).
         Returns how many runs were interrupted."""
         runs = [r for (r,) in self.store.query("select id from runs where status in ('planning', 'running')")]
-        writing = self.store.query("select id, run_id from variations where status = 'writing'")
+        writing: dict[int, list[dict[str, Any]]] = {}
+        for (variation_id,) in self.store.query("select id from variations where status = 'writing'"):
+            row = self.store.variation(variation_id)
+            assert row is not None
+            writing.setdefault(row["run_id"], []).append(row)
         reason = "Interrupted: the app restarted while this was being written."
         for run_id in runs:
             self.store.update_run(run_id, status="interrupted", error=reason, finished_at=now())
             log.warning("run=%d step=interrupted", run_id)
-        for variation_id, _ in writing:
-            self.store.update_variation(variation_id, status="interrupted", error=reason, finished_at=now())
-        for run_id in sorted(set(runs) | {run_id for _, run_id in writing}):
+        for rows in writing.values():
+            for row in rows:
+                self.store.update_variation(row["id"], status="interrupted", error=reason, finished_at=now())
+        for run_id in sorted(set(runs) | set(writing)):
             thread, _ = self._thread_of(run_id)
             if thread.parent_ts is None:
                 continue  # its parent message was never posted: nothing to tell
-            for variation_id, _ in writing:
-                row = self.store.variation(variation_id)
-                if row is not None and row["run_id"] == run_id and row["message_ts"]:
-                    message = failed_variation_message(
-                        numbered(row),
-                        Approach(row["type"], row["description"] or ""),
-                        reason,
-                        row["instruction"],
-                        row["id"],
-                    )
+            for row in writing.get(run_id, []):
+                if row["message_ts"]:
+                    approach = Approach(row["type"], row["description"] or "")
+                    message = failed_variation_message(numbered(row), approach, reason, row["instruction"], row["id"])
                     self._update(thread, row["message_ts"], lambda message=message: message, final=True)
             if run_id in runs:
                 self._reply(thread, interrupted_message())

@@ -31,6 +31,11 @@ class Tally:
     up: int = 0
     down: int = 0
 
+    @property
+    def net(self) -> int:
+        """What ranks variations: 👍 minus 👎."""
+        return self.up - self.down
+
 
 @dataclass(frozen=True)
 class Vote:

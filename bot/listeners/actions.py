@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 
 from bot.blocks import REGENERATE, RETRY, SYNTHESIZE, VOTE_DOWN, VOTE_UP
 from bot.forms import regenerate_form
+from bot.render import FINISHED
 from bot.runner import Runner
 from bot.store import Store
 from bot.votes import VoteRefresher
@@ -95,7 +96,7 @@ def register(app: App, store: Store, runner: Runner, refresher: VoteRefresher) -
             _tell(respond, RUN_GONE)
         elif run["team_id"] and _team(body) != run["team_id"]:
             _tell(respond, OTHER_WORKSPACE)
-        elif run["status"] not in ("done", "partial"):
+        elif run["status"] not in FINISHED:
             _tell(respond, NOT_FINISHED)
         elif not runner.synthesize(run["id"]):
             _tell(respond, ALREADY_SYNTHESIZING)
