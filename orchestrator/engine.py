@@ -386,8 +386,7 @@ class Engine:
         try:
             return parser.close(), completion
         except PlanParseError as error:
-            if launched:  # cannot happen (close() agrees with what feed() reported); never orphan workers
-                return Plan(analysis="", approaches=tuple(launched)), completion
+            # close() agrees with what feed() reported, so no worker was launched for this reply.
             return error, completion
 
     def _launch(
