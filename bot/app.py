@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -10,37 +11,55 @@ from typing import Any
 import anthropic
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, ServerErrorRetryHandler
+from slack_sdk.http_retry.handler import RetryHandler
 
+from bot import logs
+from bot.admission import Admission, InFlight, Limits
 from bot.config import Settings
+from bot.followups import FollowUps
+from bot.guard import WellFormed
 from bot.listeners import actions, commands, forms, home
+from bot.listeners.later import Later
+from bot.metrics import Metrics
+from bot.outbox import Outbox, Policy
 from bot.priority import AckFirst
-from bot.runner import Limits, Runner
+from bot.recovery import Recovery
+from bot.reporter import Reporter
+from bot.runner import Runner
+from bot.slack_client import CappedRateLimitRetryHandler, CountedRetryHandler
 from bot.store import Store
-from bot.throttle import LiveUpdates, UpdateBudget
+from bot.throttle import UpdateBudget
 from bot.votes import VoteRefresher
 from orchestrator.engine import Engine
 from orchestrator.llm import LLM, make_client
 
-# Bolt's default listener pool has 5 threads; every click and command waits on it for its ack.
-LISTENER_THREADS = 32
+log = logging.getLogger(__name__)
+
+# Slack calls made after the ack by listeners (ephemeral notes, opening a form, stats answers).
+AFTER_ACK_THREADS = 8
+# The longest Retry-After a posting thread sleeps through; longer ones fail that call at once.
+RETRY_AFTER_CAP = 10.0
 
 
-def make_slack_client(settings: Settings) -> WebClient:
-    """A WebClient that rides out Slack's rate limits (429 + Retry-After), 5xx and dropped connections."""
+def make_slack_client(settings: Settings, metrics: Metrics) -> WebClient:
+    """The client for posts from run threads and for listeners' calls after the ack: it rides out 5xx
+    and dropped connections, and a 429 whose Retry-After is short; a long one fails the call at once
+    instead of pinning a thread (rewrites go through the outbox, which defers per message)."""
+
+    def count(method: str, reason: str) -> None:
+        metrics.slack_retries.labels(method, reason).inc()
+
+    handlers: list[tuple[RetryHandler, str]] = [
+        (ConnectionErrorRetryHandler(max_retry_count=2), "connection"),
+        (CappedRateLimitRetryHandler(max_retry_count=2, cap=RETRY_AFTER_CAP), "ratelimited"),
+        (ServerErrorRetryHandler(max_retry_count=2), "server_error"),
+    ]
     return WebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=30,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
+        retry_handlers=[CountedRetryHandler(handler, reason, count) for handler, reason in handlers],
     )
 
 
@@ -51,15 +70,17 @@ class Services:
     app: App
     runner: Runner
     store: Store
-    live: LiveUpdates
+    outbox: Outbox
     ack_first: AckFirst
     runs: ThreadPoolExecutor
     workers: ThreadPoolExecutor
+    after_ack: ThreadPoolExecutor
+    metrics: Metrics
 
     def health(self) -> dict[str, Any]:
-        """What /healthz reports: the database answers, and how busy the pools are."""
+        """What /healthz reports: the database takes writes (not only reads), and how busy the pools are."""
         try:
-            self.store.query("select count(*) from runs")
+            self.store.check_writable()
             database = "ok"
         except sqlite3.Error as error:
             database = f"error: {error}"
@@ -70,11 +91,24 @@ class Services:
             "workers": _pool_state(self.workers),
         }
 
+    def drain(self, seconds: float) -> int:
+        """Stop taking work, let runs in flight finish for up to `seconds`, mark the rest interrupted and
+        deliver what Slack still has to show. Returns how many runs were interrupted."""
+        interrupted = self.runner.drain(seconds)
+        self.outbox.wait(timeout=self.outbox.policy.deadline)
+        return interrupted
+
     def close(self) -> None:
+        self.runner.recovery.stop()
         # Runs first (they wait on their workers), then workers.
         self.runs.shutdown(wait=True)
         self.workers.shutdown(wait=True)
-        self.live.close()
+        self.after_ack.shutdown(wait=True)
+        self.outbox.close()
+        try:
+            self.store.retire()
+        except sqlite3.Error as error:  # a broken disk: the next start finds this process gone all the same
+            log.error("step=retire_failed error=%s", error)
         self.store.close()
 
 
@@ -83,40 +117,79 @@ def _pool_state(pool: ThreadPoolExecutor) -> dict[str, int]:
     return {"threads": pool._max_workers, "started": len(pool._threads), "queued": pool._work_queue.qsize()}
 
 
-def create_app(settings: Settings, *, runner: Runner, store: Store, client: WebClient, live: LiveUpdates) -> App:
+def create_app(
+    settings: Settings,
+    *,
+    runner: Runner,
+    store: Store,
+    client: WebClient,
+    refresher: VoteRefresher,
+    after_ack: ThreadPoolExecutor,
+    metrics: Metrics,
+) -> App:
     """The Bolt app with its listeners. Request signatures are verified in HTTP mode."""
+    logs.install()  # before Bolt makes its loggers: no request body or response_url is ever logged
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or None,
         request_verification_enabled=not settings.socket_mode,
-        # Listeners are quick (parse, a SQLite write, hand-off to a pool), so they run in the request's
-        # own thread and answer when done: no executor hop, no polling for the ack, and a click is in
-        # the database before Slack hears back.
+        # Right after signature verification: a payload the listeners cannot read gets a 400, not a 500.
+        before_authorize=WellFormed(),
+        # Listeners are quick (parse, a SQLite write, hand-off to a pool) and make no Slack call (those go
+        # to `after_ack`), so they run in the request's own thread and answer when done: no executor hop,
+        # no polling for the ack, and a click is in the database before Slack hears back.
         process_before_response=True,
     )
-    commands.register(app, runner, settings.max_task_chars)
+    later = Later(after_ack)
+    commands.register(app, runner, store, later, settings.max_task_chars)
     forms.register(app, runner, settings.max_task_chars)
-    actions.register(app, store, runner, VoteRefresher(store, client, live))
+    actions.register(app, store, runner, refresher, later, metrics)
     home.register(app, store)
     return app
 
 
-def build(settings: Settings, anthropic_client: anthropic.Anthropic | None = None) -> Services:
+def build(
+    settings: Settings,
+    anthropic_client: anthropic.Anthropic | None = None,
+    *,
+    heartbeat: float = 10.0,
+    stale_after: float = 45.0,
+) -> Services:
     """Wire the real clients from settings. Without an injected Anthropic client the SDK's own is built,
-    which reads ANTHROPIC_BASE_URL itself."""
+    which reads ANTHROPIC_BASE_URL itself. `heartbeat` and `stale_after` pace orphan recovery."""
+    metrics = Metrics()
     store = Store(settings.db_path)
-    client = make_slack_client(settings)
+    client = make_slack_client(settings, metrics)
+    # The outbox does its own retrying, per message, so its client does none.
+    outbox_client = WebClient(
+        token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=30, retry_handlers=[]
+    )
+    budget = UpdateBudget(interval=settings.update_interval, per_minute=settings.updates_per_minute)
+    outbox = Outbox(
+        outbox_client,
+        budget,
+        policy=Policy(deadline=settings.slack_deadline),
+        metrics=metrics,
+    )
     workers = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="worker")
     runs = ThreadPoolExecutor(settings.run_threads, thread_name_prefix="run")
-    live = LiveUpdates(UpdateBudget(interval=settings.update_interval, per_minute=settings.updates_per_minute))
+    after_ack = ThreadPoolExecutor(AFTER_ACK_THREADS, thread_name_prefix="after-ack")
     engine = Engine(
-        LLM(anthropic_client or make_client()),
+        LLM(anthropic_client or make_client(), on_retry=lambda model: metrics.model_retries.inc()),
         workers,
         orchestrator_model=settings.orchestrator_model,
         worker_model=settings.worker_model,
     )
+    in_flight = InFlight()
+    reporter = Reporter(engine, store, client, outbox, in_flight, metrics)
+    followups = FollowUps(engine, store, client, outbox, reporter, in_flight)
+    recovery = Recovery(store, client, outbox, reporter, in_flight, beat=heartbeat, stale_after=stale_after)
+    admission = Admission(Limits(per_user=settings.max_runs_per_user, per_workspace=settings.max_runs_per_workspace))
     ack_first = AckFirst()
-    limits = Limits(per_user=settings.max_runs_per_user, per_workspace=settings.max_runs_per_workspace)
-    runner = Runner(engine, store, client, runs, live, ack_first, limits)
-    app = create_app(settings, runner=runner, store=store, client=client, live=live)
-    return Services(app, runner, store, live, ack_first, runs, workers)
+    runner = Runner(reporter, followups, recovery, admission, runs, ack_first)
+    refresher = VoteRefresher(store, outbox)
+    app = create_app(
+        settings, runner=runner, store=store, client=client, refresher=refresher, after_ack=after_ack, metrics=metrics
+    )
+    recovery.start()  # once the app could be built (Bolt checks the bot token): nothing to recover otherwise
+    return Services(app, runner, store, outbox, ack_first, runs, workers, after_ack, metrics)

@@ -39,6 +39,7 @@ class Progress:
     seconds: float | None = None
     tokens: int | None = None
     error: str | None = None
+    unshown: int = 0  # written, but Slack took none of their messages (the text is in the database)
 
 
 def status_line(progress: Progress) -> str:
@@ -61,6 +62,12 @@ def status_line(progress: Progress) -> str:
         reason = f": {escape(progress.error)}" if progress.error else ""
         return f"⚠️ Failed{reason}{cost}"
     written = progress.total - progress.failed
+    if progress.unshown:
+        shown = written - progress.unshown
+        return (
+            f"⚠️ Done: {written} of {progress.total} variations written, but only {shown} could be shown here: "
+            f"Slack refused the others (their text is saved){cost}"
+        )
     if progress.failed:
         return f"⚠️ Done: {written} of {progress.total} variations written, {progress.failed} failed{cost}"
     return f"✅ Done: {progress.total} variations{cost}"
@@ -141,9 +148,11 @@ def _sections(markdown: str, limit: int | None = None) -> list[Block]:
     return [_section(chunk) for chunk in chunks]
 
 
-def analysis_message(analysis: str, approaches: Sequence[Approach] = (), *, writing: bool = False) -> Message:
+def analysis_message(
+    analysis: str, approaches: Sequence[Approach] = (), *, writing: bool = False, cut_short: bool = False
+) -> Message:
     """The first threaded reply: the orchestrator's reasoning and, once known, the approaches it chose.
-    While `writing`, the analysis is partial and says so."""
+    While `writing`, the analysis is partial and says so; `cut_short` says the plan broke off."""
     blocks: list[Block] = [_section("🧭 *How I'll approach this*")]
     blocks += _sections(analysis, limit=SECTIONS_PER_MESSAGE if writing else None)
     if writing:
@@ -151,6 +160,9 @@ def analysis_message(analysis: str, approaches: Sequence[Approach] = (), *, writ
     if approaches:
         lines = [f"{approach_title(i, a)}: {escape(a.description)}" for i, a in enumerate(approaches)]
         blocks += [_section(chunk) for chunk in split_text("\n".join(lines), SECTION_LIMIT)]
+    if cut_short:
+        count = f"{len(approaches)} approach{'es' if len(approaches) != 1 else ''}"
+        blocks.append(_context(f"⚠️ The plan broke off after {count}: these are the ones it named."))
     return {
         "text": _fallback(f"Analysis: {analysis}" if analysis else "Approaches"),
         "blocks": blocks,
@@ -273,11 +285,16 @@ def failed_variation_message(
     return {"text": _fallback(f"{approach.type} failed: {reason}"), "blocks": blocks}
 
 
-def interrupted_message() -> Message:
-    text = (
-        "⚠️ The app restarted while this run was being written. Everything already written is kept; "
-        "approaches that were not finished can be written again with their 🔁 Retry button."
-    )
+def interrupted_message(retryable: bool) -> Message:
+    """Said in a run's thread after a restart cut it short; `retryable` when it has approaches to retry
+    (a run stopped while planning has none)."""
+    if retryable:
+        text = (
+            "⚠️ The app restarted while this run was being written. Everything already written is kept; "
+            "approaches that were not finished can be written again with their 🔁 Retry button."
+        )
+    else:
+        text = "⚠️ The app restarted while this run was being planned. Run `/variations` again to start over."
     return {"text": _fallback(text), "blocks": [_section(text)]}
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 # A trailing line like "audience: hikers" or "key features: 24h cold" is context, not task.
 _CONTEXT_LINE = re.compile(r"^\s*([A-Za-z][\w \-]{0,39}?)\s*:(?!//)\s*(\S.*?)\s*$")
 HELP_WORDS = {"help", "-h", "--help", "?"}
+MAX_CONTEXT_LINES = 20
+"""Context lines accepted in one request: each reaches every prompt, and a few name what matters."""
 
 
 @dataclass(frozen=True)
@@ -23,17 +25,24 @@ class HelpCommand:
     problem: str | None = None
 
 
-def parse_command(text: str, max_task_chars: int) -> RunCommand | HelpCommand:
+def parse_command(text: str, max_chars: int) -> RunCommand | HelpCommand:
     """Split the command text into task and context.
 
     Context is the run of `name: value` lines at the end, after the first line, so the first line is
-    always part of the task even when it contains a colon ("Tagline: for our bottle").
+    always part of the task even when it contains a colon ("Tagline: for our bottle"). `max_chars` limits
+    the whole request, context included, since all of it goes into every prompt.
     """
     stripped = text.strip()
     if not stripped or stripped.lower() in HELP_WORDS:
         return HelpCommand()
+    if len(stripped) > max_chars:
+        return HelpCommand(
+            f"Your request is {len(stripped):,} characters long, context lines included; the limit is "
+            f"{max_chars:,}. Shorten it and try again."
+        )
     lines = stripped.splitlines()
     context: dict[str, str] = {}
+    context_lines = 0
     while len(lines) > 1:
         match = _CONTEXT_LINE.match(lines[-1])
         if match is None:
@@ -43,10 +52,12 @@ def parse_command(text: str, max_task_chars: int) -> RunCommand | HelpCommand:
             continue
         key, value = match.group(1).strip(), match.group(2)
         context.setdefault(key, value)  # read bottom-up, so the last line naming a key wins
+        context_lines += 1
         lines.pop()
-    task = "\n".join(lines).strip()
-    if len(task) > max_task_chars:
+    if context_lines > MAX_CONTEXT_LINES:
         return HelpCommand(
-            f"Your request is {len(task):,} characters long; the limit is {max_task_chars:,}. Shorten it and try again."
+            f"Your request has {context_lines:,} context lines; the limit is {MAX_CONTEXT_LINES}. "
+            "Merge some and try again."
         )
+    task = "\n".join(lines).strip()
     return RunCommand(task=task, context=dict(reversed(list(context.items()))))

@@ -28,11 +28,13 @@ class Settings:
     port: int
     worker_threads: int
     run_threads: int
-    max_task_chars: int
+    max_task_chars: int  # the whole request: the task and its context together
     update_interval: float
     updates_per_minute: float
     max_runs_per_user: int
     max_runs_per_workspace: int
+    drain_seconds: float
+    slack_deadline: float
 
     @property
     def socket_mode(self) -> bool:
@@ -89,4 +91,6 @@ class Settings:
             updates_per_minute=positive("VARIATIONS_UPDATES_PER_MINUTE", 50.0, float),
             max_runs_per_user=positive("VARIATIONS_MAX_RUNS_PER_USER", 2, int),
             max_runs_per_workspace=positive("VARIATIONS_MAX_RUNS_PER_WORKSPACE", 20, int),
+            drain_seconds=positive("VARIATIONS_DRAIN_SECONDS", 30.0, float),
+            slack_deadline=positive("VARIATIONS_SLACK_DEADLINE", 60.0, float),
         )

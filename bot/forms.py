@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.guard import parse_id
 from bot.text import truncate_plain
 from orchestrator.engine import MAX_APPROACHES, MIN_APPROACHES
 
@@ -15,6 +16,9 @@ REGENERATE_FORM = "regenerate_form"
 AUTO = "auto"
 # Form field → the context key the prompts see.
 CONTEXT_FIELDS = {"audience": "audience", "key_points": "key points", "tone": "tone"}
+INPUT_MAX_LENGTH = 3000
+"""The largest `max_length` Slack accepts on a plain_text_input (a larger one fails views.open)."""
+OUT_OF_DATE = "This form is out of date: close it and type /variations again."
 
 
 def _input(block_id: str, label: str, *, optional: bool, multiline: bool = False, **element: Any) -> dict[str, Any]:
@@ -65,7 +69,7 @@ def request_form(channel_id: str, response_url: str | None, max_task_chars: int)
                 "What should be written?",
                 optional=False,
                 multiline=True,
-                max_length=max_task_chars,
+                max_length=min(max_task_chars, INPUT_MAX_LENGTH),
                 placeholder=_placeholder("Write a product description for our new water bottle"),
             ),
             _input("audience", "Audience", optional=True, placeholder=_placeholder("hikers and commuters")),
@@ -102,32 +106,49 @@ class RequestForm:
     response_url: str | None
 
 
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _value(values: Mapping[str, Any], block_id: str) -> str:
-    element = values.get(block_id, {}).get("value", {})
-    selected = element.get("selected_option") or {}
-    return str(element.get("value") or selected.get("value") or "").strip()
+    element = _dict(_dict(values.get(block_id)).get("value"))
+    value = element.get("value") or _dict(element.get("selected_option")).get("value") or ""
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _metadata(view: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The form's private_metadata: what the app put there, or {} if the submission carries anything else."""
+    try:
+        return _dict(json.loads(view.get("private_metadata") or "{}"))
+    except (TypeError, ValueError):
+        return {}
 
 
 def read_request_form(view: Mapping[str, Any]) -> RequestForm:
-    values = view["state"]["values"]
-    meta = json.loads(view.get("private_metadata") or "{}")
+    values = _dict(_dict(view.get("state")).get("values"))
+    meta = _metadata(view)
     context = {key: _value(values, field) for field, key in CONTEXT_FIELDS.items() if _value(values, field)}
     count = _value(values, "approaches")
+    response_url = meta.get("response_url")
     return RequestForm(
         task=_value(values, "task"),
         context=context,
-        approaches=int(count) if count.isdigit() else None,
-        channel_id=meta["channel_id"],
-        response_url=meta.get("response_url"),
+        approaches=int(count) if count.isascii() and count.isdigit() and len(count) < 3 else None,
+        channel_id=str(meta.get("channel_id") or ""),
+        response_url=response_url if isinstance(response_url, str) else None,
     )
 
 
-def request_errors(form: RequestForm, max_task_chars: int) -> dict[str, str]:
-    """Errors to show inside the modal, by block id; empty when the form can be run."""
+def request_errors(form: RequestForm, max_chars: int) -> dict[str, str]:
+    """Errors to show inside the modal, by block id; empty when the form can be run. `max_chars` limits
+    all the fields together, since all of them go into every prompt."""
+    if not form.channel_id:
+        return {"task": OUT_OF_DATE}
     if not form.task:
         return {"task": "Write what you would like variations of."}
-    if len(form.task) > max_task_chars:
-        return {"task": f"That is {len(form.task):,} characters; the limit is {max_task_chars:,}."}
+    chars = len(form.task) + sum(len(value) for value in form.context.values())
+    if chars > max_chars:
+        return {"task": f"Together the fields are {chars:,} characters long; the limit is {max_chars:,}."}
     if form.approaches is not None and not MIN_APPROACHES <= form.approaches <= MAX_APPROACHES:
         return {"approaches": f"Choose between {MIN_APPROACHES} and {MAX_APPROACHES}."}
     return {}
@@ -152,7 +173,8 @@ def regenerate_form(variation_id: int, approach_type: str) -> dict[str, Any]:
     )
 
 
-def read_regenerate_form(view: Mapping[str, Any]) -> tuple[int, str]:
-    """(variation id, instruction) from a submitted regenerate form."""
-    meta = json.loads(view.get("private_metadata") or "{}")
-    return int(meta["variation_id"]), _value(view["state"]["values"], "instruction")
+def read_regenerate_form(view: Mapping[str, Any]) -> tuple[int | None, str]:
+    """(variation id, instruction) from a submitted regenerate form; the id is None when the form does not
+    carry one the app could have put there."""
+    values = _dict(_dict(view.get("state")).get("values"))
+    return parse_id(_metadata(view).get("variation_id")), _value(values, "instruction")

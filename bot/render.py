@@ -25,6 +25,7 @@ def stored_progress(run: Mapping[str, Any], variations: Sequence[Mapping[str, An
         seconds=run["seconds"],
         tokens=tokens,
         error="no approaches could be planned" if run["status"] == "failed" and not planned else None,
+        unshown=sum(v["status"] == "done" and not v["message_ts"] for v in planned),
     )
 
 

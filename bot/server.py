@@ -1,6 +1,7 @@
-"""HTTP mode: Bolt's WSGI adapter behind waitress, a production WSGI server (Bolt's `App.start()` is a
-development server). Every Slack request arrives at `POST /slack/events`; `GET /healthz` reports the
-database and the thread pools (503 when the database does not answer)."""
+"""HTTP mode: the Bolt app behind waitress, a production WSGI server (Bolt's `App.start()` is a development
+server). Every Slack request arrives at `POST /slack/events`, through the checks in `bot.guard`;
+`GET /healthz` reports the database and the thread pools (503 when the database does not answer);
+`GET /metrics` serves the Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress import create_server
 from waitress.server import BaseWSGIServer
 
+from bot.guard import MAX_BODY_BYTES, SlackEvents, plain
+from bot.metrics import Metrics
 from bot.priority import AckFirst
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 
 
 class HttpServer:
@@ -32,8 +35,11 @@ class HttpServer:
         host: str = "0.0.0.0",
         port: int = 3000,
         threads: int = 16,
+        metrics: Metrics | None = None,
     ) -> None:
-        slack = ack_first.wsgi(SlackRequestHandler(app, path=EVENTS_PATH))
+        slack = ack_first.wsgi(SlackEvents(app.dispatch))
+        if metrics is not None:
+            slack = metrics.timed(slack)
 
         def handler(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
@@ -41,9 +47,24 @@ class HttpServer:
                 status = "200 OK" if report["ok"] else "503 Service Unavailable"
                 start_response(status, [("Content-Type", "application/json")])
                 return [json.dumps(report).encode()]
-            return slack(environ, start_response)
+            if (
+                metrics is not None
+                and environ.get("PATH_INFO") == METRICS_PATH
+                and environ.get("REQUEST_METHOD") == "GET"
+            ):
+                body, content_type = metrics.render()
+                start_response("200 OK", [("Content-Type", content_type)])
+                return [body]
+            if environ.get("PATH_INFO") == EVENTS_PATH:
+                return slack(environ, start_response)
+            return plain(start_response, 404, "Not Found")
 
-        self._server: BaseWSGIServer = create_server(handler, host=host, port=port, threads=threads)
+        # Waitress refuses a larger body (413) from its Content-Length, before receiving it, and stops
+        # receiving a chunked one at the limit; its own default limit is 1 GiB. (It refuses a body of
+        # exactly its limit, hence the + 1.)
+        self._server: BaseWSGIServer = create_server(
+            handler, host=host, port=port, threads=threads, max_request_body_size=MAX_BODY_BYTES + 1
+        )
         self._thread: threading.Thread | None = None
         self._stopping = False
 

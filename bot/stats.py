@@ -17,18 +17,22 @@ Definitions (the README's "Stats and the Home tab" says the same in fewer words)
 - **Runs this week**: runs created in the last 7 days. **Tokens** are the runs' input plus output tokens
   (orchestrator and workers), this week and all time.
 
-Reads go through `Store.query` (under the store's lock, as the connection is shared), and
-nothing here writes.
+The store keeps each channel's sums of these numbers up to date (`run_share` is one run's part of them,
+see `Store`), so a scoreboard reads a few rows whatever the number of votes, on a read-only connection of
+its own: clicks never wait behind it. Nothing here writes.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-from bot.store import Store
+if TYPE_CHECKING:  # the store keeps its totals with `run_share`, so it imports this module
+    from bot.store import Store
 
 WEEK = timedelta(days=7)
 CHANNEL_LABEL = "This channel"
@@ -75,98 +79,117 @@ class RecentRun:
     message_ts: str | None
 
 
+@dataclass
+class Share:
+    """Part of a scope's scoreboard: per type, its variations, 👍, 👎 and runs with votes; and its first
+    places, counted by how many variations shared each. Shares add up: a scope's is the sum of its runs'."""
+
+    totals: Counter[tuple[str, str]] = field(default_factory=Counter)  # (type, one of TOTALS) -> count
+    firsts: Counter[tuple[str, int]] = field(default_factory=Counter)  # (type, shared by k) -> first places
+
+    def add(self, other: Share, sign: int = 1) -> None:
+        """Add `other` in (or, with sign=-1, take it out)."""
+        for key, n in other.totals.items():
+            self.totals[key] += sign * n
+        for first, n in other.firsts.items():
+            self.firsts[first] += sign * n
+
+    def rows(self) -> Iterator[tuple[str, tuple[int, ...]]]:
+        """(type, counts in TOTALS order) for each type with a count that is not zero."""
+        kinds = sorted({kind for (kind, _), n in self.totals.items() if n})
+        return ((kind, tuple(self.totals[kind, column] for column in TOTALS)) for kind in kinds)
+
+
+TOTALS = ("variations", "up", "down", "voted_runs")
+
+
 def normalize_type(name: str) -> str:
     return " ".join(name.split()).lower()
 
 
-def stats(store: Store, team_id: str, channel_id: str | None = None, *, now: datetime | None = None) -> Stats:
-    """The scoreboard of one channel (with `channel_id`) or of the whole workspace (without)."""
-    scope = "r.team_id = ?" + (" and r.channel_id = ?" if channel_id is not None else "")
-    params: list[str] = [team_id] if channel_id is None else [team_id, channel_id]
-    week_ago = ((now or datetime.now(UTC)) - WEEK).isoformat(timespec="milliseconds")
-
-    # julianday() reads any ISO 8601 form (with or without milliseconds or an offset), unlike a text compare.
-    runs_this_week, tokens_this_week, tokens_all_time = store.query(
-        f"""
-        select
-          coalesce(sum(julianday(r.created_at) >= julianday(?)), 0),
-          coalesce(sum(case when julianday(r.created_at) >= julianday(?)
-                       then coalesce(r.input_tokens, 0) + coalesce(r.output_tokens, 0) end), 0),
-          coalesce(sum(coalesce(r.input_tokens, 0) + coalesce(r.output_tokens, 0)), 0)
-        from runs r where {scope}
-        """,
-        [week_ago, week_ago, *params],
-    )[0]
-
-    rows = store.query(
-        f"""
-        select v.run_id, v.type,
-          coalesce(sum(o.value = 'up'), 0) as up,
-          coalesce(sum(o.value = 'down'), 0) as down
-        from runs r
-        join variations v on v.run_id = r.id
-        left join votes o on o.variation_id = v.id
-        where {scope} and v.status != 'failed' and v.type != 'synthesis'
-        group by v.id
-        """,
-        params,
-    )
-
-    count: dict[str, int] = defaultdict(int)
-    up: dict[str, int] = defaultdict(int)
-    down: dict[str, int] = defaultdict(int)
-    by_run: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
-    for run_id, raw_type, ups, downs in rows:
-        kind = normalize_type(raw_type)
-        count[kind] += 1
-        up[kind] += ups
-        down[kind] += downs
-        by_run[run_id].append((kind, ups, downs))
-
-    firsts: dict[str, Fraction] = defaultdict(Fraction)
-    voted_runs: dict[str, int] = defaultdict(int)
-    for variations in by_run.values():
-        voted = [(kind, ups - downs) for kind, ups, downs in variations if ups + downs]
-        if not voted:
-            continue
+def run_share(variations: Iterable[tuple[str, str, int, int]]) -> Share:
+    """One run's part of its scope's scoreboard, from its variations' (type, status, 👍, 👎), by the rules
+    above."""
+    counted = [
+        (normalize_type(kind), up, down) for kind, status, up, down in variations
+        if status != "failed" and kind != "synthesis"
+    ]  # fmt: skip
+    share = Share()
+    for kind, up, down in counted:
+        share.totals[kind, "variations"] += 1
+        share.totals[kind, "up"] += up
+        share.totals[kind, "down"] += down
+    voted = [(kind, up - down) for kind, up, down in counted if up + down]
+    if voted:
         top = max(net for _, net in voted)
         winners = [kind for kind, net in voted if net == top]
         for kind in winners:
-            firsts[kind] += Fraction(1, len(winners))
-        for kind in {kind for kind, _, _ in variations}:
-            voted_runs[kind] += 1
+            share.firsts[kind, len(winners)] += 1
+        for kind in {kind for kind, _, _ in counted}:
+            share.totals[kind, "voted_runs"] += 1
+    return share
+
+
+def stats(store: Store, team_id: str, channel_id: str | None = None, *, now: datetime | None = None) -> Stats:
+    """The scoreboard of one channel (with `channel_id`) or of the whole workspace (without)."""
+    scope = "team_id = ?" + (" and channel_id = ?" if channel_id is not None else "")
+    params: list[str] = [team_id] if channel_id is None else [team_id, channel_id]
+    week_ago = (now or datetime.now(UTC)) - WEEK
+    # julianday() reads any ISO 8601 form (with or without milliseconds or an offset), unlike a text compare;
+    # the text compare with a day to spare (no offset is a day) only lets the index skip older runs.
+    since = [(week_ago.astimezone(UTC) - timedelta(days=1)).date().isoformat(), week_ago.isoformat()]
+    tokens = "coalesce(sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), 0)"
+    store.refresh_scoreboard()
+    with store.reader() as db:
+        runs_this_week, tokens_this_week = db.execute(
+            f"select count(*), {tokens} from runs"
+            f" where {scope} and created_at >= ? and julianday(created_at) >= julianday(?)",
+            [*params, *since],
+        ).fetchone()
+        (tokens_all_time,) = db.execute(f"select {tokens} from runs where {scope}", params).fetchone()
+        totals = db.execute(
+            f"select type, sum(variations), sum(up), sum(down), sum(voted_runs) from type_totals where {scope}"
+            " group by type having sum(variations) > 0",
+            params,
+        ).fetchall()
+        firsts: dict[str, Fraction] = defaultdict(Fraction)
+        for kind, shared_by, wins in db.execute(
+            f"select type, shared_by, sum(wins) from type_firsts where {scope} group by type, shared_by", params
+        ):
+            firsts[kind] += Fraction(wins, shared_by)
 
     types = [
         TypeStats(
             type=kind,
-            variations=count[kind],
-            up=up[kind],
-            down=down[kind],
-            net=up[kind] - down[kind],
+            variations=count,
+            up=up,
+            down=down,
+            net=up - down,
             firsts=float(firsts[kind]),
-            first_share=float(firsts[kind] / voted_runs[kind]) if voted_runs[kind] else 0.0,
+            first_share=float(firsts[kind] / voted_runs) if voted_runs else 0.0,
         )
-        for kind in count
+        for kind, count, up, down, voted_runs in totals
     ]
     types.sort(key=lambda t: (-t.net, -t.first_share, t.type))
     return Stats(
         scope_label=CHANNEL_LABEL if channel_id is not None else WORKSPACE_LABEL,
-        runs_this_week=int(runs_this_week),
-        tokens_this_week=int(tokens_this_week),
-        tokens_all_time=int(tokens_all_time),
+        runs_this_week=runs_this_week,
+        tokens_this_week=tokens_this_week,
+        tokens_all_time=tokens_all_time,
         types=types,
     )
 
 
 def recent_runs(store: Store, team_id: str, user_id: str, limit: int = 5) -> list[RecentRun]:
     """The user's latest runs in this workspace, newest first."""
-    rows = store.query(
-        """
-        select id, task, created_at, status, channel_id, message_ts from runs
-        where team_id = ? and user_id = ?
-        order by julianday(created_at) desc, id desc
-        limit ?
-        """,
-        [team_id, user_id, limit],
-    )
+    with store.reader() as db:
+        rows = db.execute(
+            """
+            select id, task, created_at, status, channel_id, message_ts from runs
+            where team_id = ? and user_id = ?
+            order by julianday(created_at) desc, id desc
+            limit ?
+            """,
+            [team_id, user_id, limit],
+        ).fetchall()
     return [RecentRun(*row) for row in rows]

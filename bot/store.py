@@ -1,29 +1,74 @@
-"""SQLite through sqlite-utils: the schema, runs, variations, the click log and current votes.
+"""SQLite through sqlite-utils: the schema, runs, variations, the click log, current votes, the scoreboard's
+running totals, and which process is writing what.
 
-One connection shared by every thread, guarded by a lock, in WAL mode; each write is one transaction,
-so a crash loses nothing already written. `feedback` is append-only: every click is a row, never updated
-or deleted. `votes` holds each user's current vote per variation, derived from those clicks.
+One connection per process, shared by its threads under a lock, in WAL mode. Every write is one transaction
+begun with BEGIN IMMEDIATE: it takes the database's write lock before its first read, so when another process
+holds the lock it waits (up to the busy timeout) instead of failing, as a deferred transaction upgrading from
+read to write does under WAL. A crash loses nothing already written. `feedback` is append-only: every click
+is a row, never updated or deleted. `votes` holds each user's current vote per variation, derived from those
+clicks. `type_totals` and `type_firsts` hold each channel's scoreboard sums (see bot/stats.py), kept equal to
+the rows in the same transactions that change them, so `/variations stats` reads a few rows, not every vote
+(rows changed any other way flag them stale, through triggers, and the next scoreboard counts again).
+Long reads use a read-only connection of their own (`reader()`), so they neither wait for clicks nor hold
+them up.
+
+Every run and variation records the process writing it (`owner`); each process keeps a row in `processes`
+with a heartbeat, so a process that starts can tell work left by one that is gone from work another live
+process is still doing (`orphans()`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
+import socket
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from sqlite_utils import Database
 
+from bot.stats import Share, run_share
+
 VOTE_VALUES = ("up", "down")
+WORKING_RUN = ("planning", "running")
+WORKING_VARIATION = ("writing",)
+BUSY_SECONDS = 30  # how long a write waits for another process's write lock before giving up
+
+# One row per variation: what the scoreboard rules need to know of it (see bot.stats.run_share).
+_VARIATION_VOTES = """
+    select v.run_id, v.type, v.status, coalesce(sum(o.value = 'up'), 0), coalesce(sum(o.value = 'down'), 0)
+    from variations v left join votes o on o.variation_id = v.id
+"""
+
+
+# The changes to rows that move the scoreboard's totals (a run is counted by its variations, not its insert).
+_SCOREBOARD_CHANGES = (
+    ("votes", "insert"),
+    ("votes", "update"),
+    ("votes", "delete"),
+    ("variations", "insert"),
+    ("variations", "update of run_id, type, status"),
+    ("variations", "delete"),
+    ("runs", "update of team_id, channel_id"),
+    ("runs", "delete"),
+)
 
 
 def now() -> str:
     """UTC time as ISO 8601, readable in Datasette and sortable as text."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class StoreError(Exception):
+    """The database cannot be opened or written at start; the message is one line that says what to do."""
 
 
 @dataclass(frozen=True)
@@ -46,27 +91,76 @@ class Vote:
 
 
 class Store:
-    def __init__(self, path: str) -> None:
-        if path != ":memory:" and not os.path.exists(path):
-            # Votes and requests are the team's data: readable by the bot's user only.
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    def __init__(self, path: str, *, owner: str | None = None) -> None:
+        """Open (creating if need be) the database at `path`, as the process `owner` (by default a new id for
+        this process start: host:pid:random). Raises StoreError when the file cannot be used."""
         self.path = path
+        # `file:` URI of the same file, read-only; absolute, so a later chdir cannot point it elsewhere.
+        self._read_only = f"file:{quote(os.path.abspath(path), safe='/:')}?mode=ro"
+        self.host = socket.gethostname()
+        self.owner = owner or f"{self.host}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.started_at = now()
         self._lock = threading.RLock()
-        self.db = Database(sqlite3.connect(path, check_same_thread=False, timeout=30))
-        if path != ":memory:":
-            self.db.enable_wal()
-            # With WAL, NORMAL still survives the process being killed (only a power cut can drop the
-            # last commits) and spares every click an fsync while it holds the lock.
-            self.db.execute("PRAGMA synchronous=NORMAL")
-        self._create_schema()
+        try:
+            self._open()
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(_explain(path, error)) from error
 
     def close(self) -> None:
         with self._lock:
             self.db.close()
 
+    def _open(self) -> None:
+        if self.path != ":memory:" and not os.path.exists(self.path):
+            # Votes and requests are the team's data: readable by the bot's user only.
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        # isolation_level=None: no transaction is ever opened behind our back; `_write` opens each one.
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_SECONDS, isolation_level=None)
+        self.db = Database(conn)
+        try:
+            if self.path != ":memory:":
+                self.db.enable_wal()
+                # With WAL, NORMAL still survives the process being killed (only a power cut can drop the
+                # last commits) and spares every click an fsync while it holds the lock.
+                self.db.execute("PRAGMA synchronous=NORMAL")
+            self._create_schema()
+            self.beat()  # also proves, at start, that the file takes writes
+        except BaseException:
+            conn.close()
+            raise
+
+    @contextmanager
+    def _write(self) -> Iterator[Database]:
+        """One write transaction, holding the write lock from its start: concurrent writers (other threads
+        or other processes) queue for up to BUSY_SECONDS instead of failing with 'database is locked'."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection of its own, reading one snapshot, for long reads such as the scoreboard: it
+        takes no lock, so clicks never wait behind it, and it cannot write."""
+        if self.path == ":memory:":  # nothing else can open it: share the connection
+            with self._lock:
+                yield self.db.conn
+            return
+        conn = sqlite3.connect(self._read_only, uri=True, timeout=BUSY_SECONDS, isolation_level=None)
+        try:
+            conn.execute("BEGIN")  # deferred: the snapshot is taken at the first read and held to the end
+            yield conn
+        finally:
+            conn.close()
+
     def _create_schema(self) -> None:
-        with self._lock, self.db.atomic():
-            self.db["runs"].create(
+        with self._write() as db:
+            db["runs"].create(
                 {
                     "id": int,
                     "team_id": str,
@@ -86,12 +180,13 @@ class Store:
                     "input_tokens": int,
                     "output_tokens": int,
                     "error": str,
+                    "owner": str,
                 },
                 pk="id",
                 not_null={"team_id", "channel_id", "user_id", "task", "status", "created_at"},
                 if_not_exists=True,
             )
-            self.db["variations"].create(
+            db["variations"].create(
                 {
                     "id": int,
                     "run_id": int,
@@ -111,17 +206,23 @@ class Store:
                     "error": str,
                     "regenerated_from": int,
                     "instruction": str,
+                    "owner": str,
                 },
                 pk="id",
                 foreign_keys=[("run_id", "runs", "id")],
                 not_null={"run_id", "position", "type", "status", "created_at"},
                 if_not_exists=True,
             )
-            for column, kind in (("regenerated_from", int), ("instruction", str)):
-                if column not in self.db["variations"].columns_dict:  # databases made before it
-                    self.db["variations"].add_column(column, kind)
-            self.db["variations"].create_index(["run_id", "position"], unique=True, if_not_exists=True)
-            self.db["feedback"].create(
+            for table, column, kind in (
+                ("variations", "regenerated_from", int),
+                ("variations", "instruction", str),
+                ("variations", "owner", str),
+                ("runs", "owner", str),
+            ):
+                if column not in db[table].columns_dict:  # databases made before it
+                    db[table].add_column(column, kind)
+            db["variations"].create_index(["run_id", "position"], unique=True, if_not_exists=True)
+            db["feedback"].create(
                 {
                     "id": int,
                     "variation_id": int,
@@ -136,13 +237,143 @@ class Store:
                 not_null={"variation_id", "run_id", "user_id", "value", "created_at"},
                 if_not_exists=True,
             )
-            self.db["feedback"].create_index(["variation_id"], if_not_exists=True)
-            self.db["votes"].create(
+            db["feedback"].create_index(["variation_id"], if_not_exists=True)
+            db["votes"].create(
                 {"variation_id": int, "user_id": str, "run_id": int, "value": str, "updated_at": str},
                 pk=("variation_id", "user_id"),
                 foreign_keys=[("variation_id", "variations", "id"), ("run_id", "runs", "id")],
                 if_not_exists=True,
             )
+            db["processes"].create(
+                {"owner": str, "host": str, "pid": int, "started_at": str, "heartbeat_at": str},
+                pk="owner",
+                if_not_exists=True,
+            )
+            scoreboard_is_new = not db["type_totals"].exists()
+            db["type_totals"].create(
+                {
+                    "team_id": str,
+                    "channel_id": str,
+                    "type": str,
+                    "variations": int,
+                    "up": int,
+                    "down": int,
+                    "voted_runs": int,
+                },
+                pk=("team_id", "channel_id", "type"),
+                if_not_exists=True,
+            )
+            db["type_firsts"].create(
+                {"team_id": str, "channel_id": str, "type": str, "shared_by": int, "wins": int},
+                pk=("team_id", "channel_id", "type", "shared_by"),
+                if_not_exists=True,
+            )
+            for sql in (
+                # the scoreboard's runs this week and tokens, for a workspace and for a channel (covering)
+                "create index if not exists runs_team_time on runs (team_id, created_at, input_tokens, output_tokens)",
+                "create index if not exists runs_channel_time"
+                " on runs (team_id, channel_id, created_at, input_tokens, output_tokens)",
+                "create index if not exists runs_team_user on runs (team_id, user_id)",  # a user's recent runs
+                "create index if not exists votes_run on votes (run_id)",  # a run's tallies
+                # what is being written, for recovery: small, as almost every row is finished
+                "create index if not exists runs_working on runs (status) where status in ('planning', 'running')",
+                "create index if not exists variations_writing on variations (status) where status = 'writing'",
+            ):
+                db.execute(sql)
+            # Any change the totals depend on flags them stale; the store's own changes keep them right and
+            # put the flag back (`_keeping_count`), so only changes made some other way (an older version of
+            # the app, a hand edit) leave it set, and the next scoreboard recounts (`refresh_scoreboard`).
+            db.execute("create table if not exists scoreboard_state (id integer primary key check (id = 1), stale int)")
+            db.execute("insert or ignore into scoreboard_state (id, stale) values (1, 1)")
+            for table, change in _SCOREBOARD_CHANGES:
+                name = f"{table}_{change.split()[0].lower()}_marks_scoreboard"
+                db.execute(
+                    f"create trigger if not exists {name} after {change} on {table}"
+                    " begin update scoreboard_state set stale = 1; end"
+                )
+            if scoreboard_is_new:
+                self._rebuild_scoreboard(db)
+
+    # processes
+
+    def beat(self) -> None:
+        """Say this process is alive: its row in `processes`, with the heartbeat now."""
+        with self._write() as db:
+            db.execute(
+                "insert into processes (owner, host, pid, started_at, heartbeat_at) values (?, ?, ?, ?, ?)"
+                " on conflict (owner) do update set heartbeat_at = excluded.heartbeat_at",
+                [self.owner, self.host, os.getpid(), self.started_at, now()],
+            )
+
+    def retire(self) -> None:
+        """Say this process has stopped cleanly: its runs are finished, nothing of it is left to recover."""
+        with self._write() as db:
+            db.execute("delete from processes where owner = ?", [self.owner])
+
+    def check_writable(self) -> None:
+        """A real committed write (the heartbeat): raises sqlite3.Error when the disk is full or the file has
+        become read-only, which a read would not show."""
+        self.beat()
+
+    def orphans(
+        self, stale_after: float, live_runs: Collection[int], live_variations: Collection[int]
+    ) -> tuple[list[int], list[int]]:
+        """The runs (planning, running) and variations (writing) being written by a process that is gone:
+        none recorded (made before owners were), one without a row in `processes` (it retired, or never
+        beat), one whose heartbeat is older than `stale_after` seconds, or one on this host whose pid is no
+        longer running or is ours under another owner (an earlier life of this container). This process's
+        own rows are orphans when they are not in `live_runs` / `live_variations` (their thread died)."""
+        with self._lock:
+            runs = self.db.execute(
+                "select r.id, r.owner, p.host, p.pid, p.heartbeat_at from runs r"
+                " left join processes p on p.owner = r.owner where r.status in ('planning', 'running')"
+            ).fetchall()
+            variations = self.db.execute(
+                "select v.id, v.owner, p.host, p.pid, p.heartbeat_at from variations v"
+                " left join processes p on p.owner = v.owner where v.status = 'writing'"
+            ).fetchall()
+        cutoff = datetime.now(UTC) - timedelta(seconds=stale_after)
+
+        def orphaned(row: tuple[Any, ...], live: Collection[int]) -> bool:
+            row_id, owner, host, pid, heartbeat_at = row
+            if owner == self.owner:
+                return row_id not in live
+            if owner is None or host is None or datetime.fromisoformat(heartbeat_at) < cutoff:
+                return True
+            return host == self.host and (pid == os.getpid() or not _running(pid))
+
+        return (
+            [row[0] for row in runs if orphaned(row, live_runs)],
+            [row[0] for row in variations if orphaned(row, live_variations)],
+        )
+
+    def mark_interrupted(
+        self, run_ids: Collection[int], variation_ids: Collection[int], reason: str
+    ) -> tuple[list[int], list[int]]:
+        """Mark these runs and variations `interrupted`, those still being written, in one transaction, and
+        return the ids changed: of two processes recovering at once, only one reports each row."""
+        at = now()
+        with self._write() as db:
+            runs = [
+                run_id
+                for run_id in run_ids
+                if db.execute(
+                    "update runs set status = 'interrupted', error = ?, finished_at = ?"
+                    " where id = ? and status in ('planning', 'running')",
+                    [reason, at, run_id],
+                ).rowcount
+            ]
+            with self._keeping_count(db):  # from writing to interrupted a variation still counts the same
+                variations = [
+                    variation_id
+                    for variation_id in variation_ids
+                    if db.execute(
+                        "update variations set status = 'interrupted', error = ?, finished_at = ?"
+                        " where id = ? and status = 'writing'",
+                        [reason, at, variation_id],
+                    ).rowcount
+                ]
+        return runs, variations
 
     # runs
 
@@ -157,8 +388,8 @@ class Store:
         orchestrator_model: str,
         worker_model: str,
     ) -> int:
-        with self._lock, self.db.atomic():
-            table = self.db["runs"].insert(
+        with self._write() as db:
+            table = db["runs"].insert(
                 {
                     "team_id": team_id,
                     "channel_id": channel_id,
@@ -169,17 +400,27 @@ class Store:
                     "orchestrator_model": orchestrator_model,
                     "worker_model": worker_model,
                     "created_at": now(),
+                    "owner": self.owner,
                 }
             )
             return int(table.last_pk)
 
     def update_run(self, run_id: int, **fields: Any) -> None:
-        self._update("runs", run_id, fields)
+        """Set these columns. Setting a working status (planning, running) makes this process the run's
+        owner, unless `owner` is given."""
+        if fields.get("status") in WORKING_RUN:
+            fields.setdefault("owner", self.owner)
+        with self._write() as db:
+            if {"team_id", "channel_id"} & fields.keys():
+                with self._rescored(db, run_id):
+                    db["runs"].update(run_id, fields)
+            else:
+                db["runs"].update(run_id, fields)
 
     def add_run_tokens(self, run_id: int, input_tokens: int, output_tokens: int) -> None:
         """Count a follow-up call (synthesis, new version) in its run's token cost."""
-        with self._lock, self.db.atomic():
-            self.db.execute(
+        with self._write() as db:
+            db.execute(
                 "update runs set input_tokens = coalesce(input_tokens, 0) + ?,"
                 " output_tokens = coalesce(output_tokens, 0) + ? where id = ?",
                 [input_tokens, output_tokens, run_id],
@@ -200,14 +441,14 @@ class Store:
         regenerated_from: int | None = None,
         instruction: str | None = None,
     ) -> int:
-        """A variation being written. `position=None` appends it after the run's others (a synthesis or
-        a regenerated version), atomically, so two added at once never collide."""
-        with self._lock, self.db.atomic():
+        """A variation being written, by this process. `position=None` appends it after the run's others
+        (a synthesis or a regenerated version), atomically, so two added at once never collide."""
+        with self._write() as db, self._rescored(db, run_id):
             if position is None:
-                (last,) = self.db.execute("select max(position) from variations where run_id = ?", [run_id]).fetchone()
+                (last,) = db.execute("select max(position) from variations where run_id = ?", [run_id]).fetchone()
                 position = -1 if last is None else last
                 position += 1
-            table = self.db["variations"].insert(
+            table = db["variations"].insert(
                 {
                     "run_id": run_id,
                     "position": position,
@@ -217,12 +458,23 @@ class Store:
                     "created_at": now(),
                     "regenerated_from": regenerated_from,
                     "instruction": instruction,
+                    "owner": self.owner,
                 }
             )
             return int(table.last_pk)
 
     def update_variation(self, variation_id: int, **fields: Any) -> None:
-        self._update("variations", variation_id, fields)
+        """Set these columns. Setting status `writing` (a retry in place) makes this process the variation's
+        owner, unless `owner` is given."""
+        if fields.get("status") in WORKING_VARIATION:
+            fields.setdefault("owner", self.owner)
+        with self._write() as db:
+            found = db.execute("select run_id from variations where id = ?", [variation_id]).fetchone()
+            if found is not None and {"status", "type"} & fields.keys():  # what the scoreboard counts
+                with self._rescored(db, found[0]):
+                    db["variations"].update(variation_id, fields)
+            else:
+                db["variations"].update(variation_id, fields)
 
     def variation(self, variation_id: int) -> dict[str, Any] | None:
         return self._get("variations", variation_id)
@@ -236,45 +488,46 @@ class Store:
     def record_click(self, variation_id: int, *, team_id: str, user_id: str, value: str) -> Vote:
         """Log the click and apply it: a new vote, a switch, or (same button again) a withdrawal.
 
-        Log row, vote change and the counts read back are one transaction, so concurrent clicks
-        can neither lose a row nor see a half-applied vote.
+        Log row, vote change, the scoreboard's totals and the counts read back are one transaction, so
+        concurrent clicks can neither lose a row nor see a half-applied vote.
         """
         if value not in VOTE_VALUES:
             raise ValueError(f"unknown vote value {value!r}")
-        with self._lock, self.db.atomic():
-            variation = self._get("variations", variation_id)
-            if variation is None:
+        with self._write() as db:
+            found = db.execute("select run_id from variations where id = ?", [variation_id]).fetchone()
+            if found is None:
                 raise LookupError(f"no variation {variation_id}")
-            run_id = variation["run_id"]
+            (run_id,) = found
             at = now()
-            self.db["feedback"].insert(
-                {
-                    "variation_id": variation_id,
-                    "run_id": run_id,
-                    "team_id": team_id,
-                    "user_id": user_id,
-                    "value": value,
-                    "created_at": at,
-                }
-            )
-            current = self.db.execute(
-                "select value from votes where variation_id = ? and user_id = ?", [variation_id, user_id]
-            ).fetchone()
-            if current is not None and current[0] == value:
-                self.db["votes"].delete((variation_id, user_id))
-                result = None
-            else:
-                self.db["votes"].upsert(
+            with self._rescored(db, run_id):
+                db["feedback"].insert(
                     {
                         "variation_id": variation_id,
-                        "user_id": user_id,
                         "run_id": run_id,
+                        "team_id": team_id,
+                        "user_id": user_id,
                         "value": value,
-                        "updated_at": at,
-                    },
-                    pk=("variation_id", "user_id"),
+                        "created_at": at,
+                    }
                 )
-                result = value
+                current = db.execute(
+                    "select value from votes where variation_id = ? and user_id = ?", [variation_id, user_id]
+                ).fetchone()
+                if current is not None and current[0] == value:
+                    db["votes"].delete((variation_id, user_id))
+                    result = None
+                else:
+                    db["votes"].upsert(
+                        {
+                            "variation_id": variation_id,
+                            "user_id": user_id,
+                            "run_id": run_id,
+                            "value": value,
+                            "updated_at": at,
+                        },
+                        pk=("variation_id", "user_id"),
+                    )
+                    result = value
             return Vote(result, self._tally(variation_id))
 
     def tallies(self, run_id: int) -> dict[int, Tally]:
@@ -300,16 +553,95 @@ class Store:
         return Tally(up=counts.get("up", 0), down=counts.get("down", 0))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of a read-only query. Under the lock: the connection is shared, and a read must not see
-        another thread's transaction half-way."""
+        """Rows of a short read-only query on the shared connection (under the lock, as it is shared). Long
+        reads belong in `reader()`."""
         with self._lock:
             return self.db.execute(sql, list(params)).fetchall()
 
-    # helpers
+    # the scoreboard's totals
 
-    def _update(self, table: str, pk: int, fields: Mapping[str, Any]) -> None:
-        with self._lock, self.db.atomic():
-            self.db[table].update(pk, dict(fields))
+    def rebuild_scoreboard(self) -> None:
+        """Recompute `type_totals` and `type_firsts` from the rows: after rows were written behind the
+        store's back (an import, a hand edit). Done by itself when a database first gets those tables."""
+        with self._write() as db:
+            self._rebuild_scoreboard(db)
+
+    def _rebuild_scoreboard(self, db: Database) -> None:
+        runs = db.execute("select id, team_id, channel_id from runs")
+        scopes = {run_id: (team, channel) for run_id, team, channel in runs}
+        by_run: dict[int, list[tuple[str, str, int, int]]] = defaultdict(list)
+        for run_id, *row in db.execute(_VARIATION_VOTES + " group by v.id"):
+            by_run[run_id].append(tuple(row))
+        by_scope: dict[tuple[str, str], Share] = defaultdict(Share)
+        for run_id, rows in by_run.items():
+            if run_id in scopes:
+                by_scope[scopes[run_id]].add(run_share(rows))
+        db.execute("delete from type_totals")
+        db.execute("delete from type_firsts")
+        for scope, share in by_scope.items():
+            self._add_share(db, scope, share)
+        db.execute("update scoreboard_state set stale = 0")
+
+    def refresh_scoreboard(self) -> bool:
+        """Recount the totals if rows they depend on were changed other than through a Store (an older
+        version of the app still running, a hand edit); returns whether it did. A flag read otherwise."""
+        with self.reader() as db:
+            (stale,) = db.execute("select stale from scoreboard_state").fetchone()
+        if not stale:
+            return False
+        with self._write() as db:
+            (stale,) = db.execute("select stale from scoreboard_state").fetchone()
+            if stale:  # another process may have recounted meanwhile
+                self._rebuild_scoreboard(db)
+        return bool(stale)
+
+    @contextmanager
+    def _keeping_count(self, db: Database) -> Iterator[None]:
+        """Around the store's own changes (inside a write), which keep the totals right: they set the stale
+        flag through its triggers like any change, so it is put back as it was."""
+        (stale,) = db.execute("select stale from scoreboard_state").fetchone()
+        yield
+        if not stale:
+            db.execute("update scoreboard_state set stale = 0")
+
+    @contextmanager
+    def _rescored(self, db: Database, run_id: int) -> Iterator[None]:
+        """Keep the scoreboard's totals equal to the rows across a change to this run (inside a write): the
+        run's share before the change comes out, its share after goes in."""
+        scope, before = self._share(db, run_id)
+        with self._keeping_count(db):
+            yield
+        after_scope, after = self._share(db, run_id)
+        if scope == after_scope:
+            after.add(before, -1)
+        elif scope is not None:
+            self._add_share(db, scope, before, -1)
+        if after_scope is not None:
+            self._add_share(db, after_scope, after)
+
+    def _share(self, db: Database, run_id: int) -> tuple[tuple[str, str] | None, Share]:
+        scope = db.execute("select team_id, channel_id from runs where id = ?", [run_id]).fetchone()
+        rows = db.execute(_VARIATION_VOTES + " where v.run_id = ? group by v.id", [run_id]).fetchall()
+        return (tuple(scope) if scope else None), run_share(row[1:] for row in rows)
+
+    def _add_share(self, db: Database, scope: tuple[str, str], share: Share, sign: int = 1) -> None:
+        for kind, (variations, up, down, voted_runs) in share.rows():
+            db.execute(
+                "insert into type_totals (team_id, channel_id, type, variations, up, down, voted_runs)"
+                " values (?, ?, ?, ?, ?, ?, ?) on conflict do update set"
+                " variations = variations + excluded.variations, up = up + excluded.up,"
+                " down = down + excluded.down, voted_runs = voted_runs + excluded.voted_runs",
+                [*scope, kind, sign * variations, sign * up, sign * down, sign * voted_runs],
+            )
+        for (kind, shared_by), wins in share.firsts.items():
+            if wins:
+                db.execute(
+                    "insert into type_firsts (team_id, channel_id, type, shared_by, wins) values (?, ?, ?, ?, ?)"
+                    " on conflict do update set wins = wins + excluded.wins",
+                    [*scope, kind, shared_by, sign * wins],
+                )
+
+    # helpers
 
     def _get(self, table: str, pk: int) -> dict[str, Any] | None:
         with self._lock:
@@ -317,3 +649,42 @@ class Store:
             columns = [description[0] for description in row.description]
             found = row.fetchone()
             return dict(zip(columns, found, strict=True)) if found is not None else None
+
+
+def _running(pid: int) -> bool:
+    """Whether a process with this id runs on this host (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, as another user
+    return True
+
+
+def _explain(path: str, error: OSError | sqlite3.Error) -> str:
+    """One line for the operator: which file, what is wrong, what to do."""
+    where = os.path.abspath(path) if path != ":memory:" else path
+    if isinstance(error, OSError):
+        return (
+            f"cannot create the database {where}: {error.strerror}; make its directory exist and be writable "
+            "by this user, or set VARIATIONS_DB to another path"
+        )
+    name = getattr(error, "sqlite_errorname", "")
+    if name == "SQLITE_NOTADB":
+        return f"{where} is not a SQLite database; move it away or set VARIATIONS_DB to another path"
+    if name.startswith("SQLITE_READONLY"):
+        return (
+            f"the database {where} is read-only ({error}); make the file and its directory writable by this "
+            "user, or set VARIATIONS_DB to another path"
+        )
+    if name.startswith("SQLITE_CANTOPEN"):
+        return (
+            f"cannot open the database {where} ({error}); the file and its directory must be readable and "
+            "writable by this user (SQLite keeps -wal and -shm files next to it), or set VARIATIONS_DB"
+        )
+    if name == "SQLITE_FULL":
+        return f"the disk holding the database {where} is full; free some space"
+    if name == "SQLITE_BUSY":
+        return f"the database {where} stayed locked by another process for {BUSY_SECONDS} s; try again"
+    return f"cannot use the database {where}: {error}"

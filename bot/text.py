@@ -6,7 +6,8 @@ Safety model: every ``&``, ``<`` and ``>`` that reaches Slack is escaped, except
 module builds itself (only for ``http(s)://`` and ``mailto:`` targets) and the ``>`` quote marker at the start
 of a line. That alone means model or user text can never ping (``<!channel>``, ``<@U…>``), reference a
 channel or user group, or smuggle in a link. Plain ``@here`` text only pings when a message is posted with
-``link_names=true``, so callers must not set it.
+``link_names=true``, so callers must not set it. Control characters other than tab and newline are dropped
+by the same functions (``clean``), so none reaches Slack.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import unicodedata
 from bisect import bisect_right
 from urllib.parse import urlsplit
 
-__all__ = ["RULE", "SECTION_LIMIT", "escape", "markdown_to_mrkdwn", "split_text", "truncate_plain"]
+__all__ = ["RULE", "SECTION_LIMIT", "clean", "escape", "markdown_to_mrkdwn", "split_text", "truncate_plain"]
 
 SECTION_LIMIT = 3000
 """Slack's maximum length of a section block's text."""
@@ -39,14 +40,27 @@ _REOPEN = _FENCE + "\n"
 _CLOSE = "\n" + _FENCE
 
 
+# C0 and C1 control characters and DEL, except tab and newline.
+_CONTROLS = dict.fromkeys([*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)])
+
+
+def clean(text: str) -> str:
+    """The text without control characters other than tab and newline; a CR or CRLF becomes a newline.
+
+    NUL, escape sequences (``\\x1b[31m``) and the like show as nothing or as boxes in Slack, but they travel
+    on into notifications, exports and terminals, where an escape sequence acts.
+    """
+    return text.replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROLS)
+
+
 def escape(text: str) -> str:
-    """Escape ``&``, ``<`` and ``>`` as Slack requires.
+    """Escape ``&``, ``<`` and ``>`` as Slack requires, and drop control characters (``clean``).
 
     Slack only parses mentions, channel references and links inside ``<…>``, so this alone makes any text
     inert. Use it for user-typed text as well as model output. Not idempotent: ``&amp;`` becomes
     ``&amp;amp;``, which Slack shows as the literal ``&amp;`` that was typed.
     """
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -370,7 +384,7 @@ def markdown_to_mrkdwn(markdown: str) -> str:
     tables), so model output posted as-is looks broken and could contain live mentions or links. The only
     ``<…>`` in the result are links built here to ``http(s)``/``mailto`` targets.
     """
-    text = _SENTINELS.sub("\ufffd", markdown.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _SENTINELS.sub("\ufffd", clean(markdown))
     lines = text.split("\n")
     out: list[str] = []
     i = 0
@@ -554,10 +568,11 @@ def truncate_plain(text: str, limit: int) -> str:
     """Shorten a one-line summary to at most ``limit`` characters, ending with ``…`` when cut.
 
     For notification fallbacks and button labels, which must be short and single-line, so runs of
-    whitespace (newlines included) become one space. Text is not escaped here; a cut never lands inside an
-    entity (or a ``<…>`` link, when avoidable) and prefers a word boundary near the end.
+    whitespace (newlines included) become one space and control characters go (``clean``). Text is not
+    escaped here; a cut never lands inside an entity (or a ``<…>`` link, when avoidable) and prefers a word
+    boundary near the end.
     """
-    text = " ".join(text.split())
+    text = " ".join(clean(text).split())
     if len(text) <= limit:
         return text
     if limit <= 1:

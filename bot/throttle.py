@@ -1,22 +1,19 @@
-"""Live message updates within Slack's limits: `chat.update` is rate limited (Tier 3, about 50 a minute
-per workspace), while a model emits dozens of text deltas a second.
+"""The pace of live message updates: `chat.update` is rate limited (Tier 3, about 50 a minute per
+workspace), while a model emits dozens of text deltas a second.
 
 `UpdateBudget` sets two limits together: each message is updated at most once per `interval`, and all
 messages share a token bucket, so many concurrent runs slow their live updates down instead of hitting
-429s. `LiveUpdates` coalesces: of the updates offered for a message within a window only the latest is
-sent, when the window opens; a message's final update is sent at once and supersedes anything pending, so
-coalescing costs freshness, never content.
+429s. The outbox (`bot.outbox`) asks it before each paced update.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 
-log = logging.getLogger(__name__)
+# Past this many messages remembered, those whose window has closed are forgotten (they need no pacing).
+PRUNE_AT = 1000
 
 
 class UpdateBudget:
@@ -54,11 +51,6 @@ class UpdateBudget:
         with self._lock:
             self._take(key, self._refill())
 
-    def forget(self, key: Hashable) -> None:
-        """The message is final: drop its timing so the map does not grow with every message ever sent."""
-        with self._lock:
-            self._last.pop(key, None)
-
     def _refill(self) -> float:
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._refilled) * self.rate)
@@ -68,86 +60,5 @@ class UpdateBudget:
     def _take(self, key: Hashable, now: float) -> None:
         self._tokens = max(0.0, self._tokens - 1)
         self._last[key] = now
-
-
-@dataclass(frozen=True)
-class _Pending:
-    seq: int
-    send: Callable[[], None]
-
-
-class LiveUpdates:
-    """Per-message coalescing of live updates, with a background thread sending deferred ones."""
-
-    def __init__(self, budget: UpdateBudget, *, poll: float = 0.05) -> None:
-        self.budget = budget
-        self._poll = poll
-        self._guard = threading.Lock()
-        self._seq: dict[Hashable, int] = {}
-        self._pending: dict[Hashable, _Pending] = {}
-        self._locks: dict[Hashable, threading.Lock] = {}
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._flush_forever, name="live-updates", daemon=True)
-        self._thread.start()
-
-    def offer(self, key: Hashable, send: Callable[[], None]) -> None:
-        """An intermediate state of message `key`: sent now if its window is open, else when it opens,
-        unless a newer offer or the final update replaces it first."""
-        with self._guard:
-            seq = self._seq[key] = self._seq.get(key, 0) + 1
-            self._pending[key] = _Pending(seq, send)
-            self._locks.setdefault(key, threading.Lock())
-        self._flush(key)
-        self._wake.set()
-
-    def final(self, key: Hashable, send: Callable[[], None]) -> None:
-        """The last state of message `key`: sent now, in the caller's thread; nothing older is sent after."""
-        with self._guard:
-            self._seq[key] = self._seq.get(key, 0) + 1
-            self._pending.pop(key, None)
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            self.budget.spend(key)
-            send()
-
-    def forget(self, key: Hashable) -> None:
-        """The message will change no more: drop its bookkeeping (and anything still pending)."""
-        with self._guard:
-            self._seq.pop(key, None)
-            self._pending.pop(key, None)
-            self._locks.pop(key, None)
-        self.budget.forget(key)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=5)
-
-    def _flush(self, key: Hashable) -> None:
-        with self._guard:
-            entry = self._pending.get(key)
-            if entry is None or not self.budget.allow(key):
-                return
-            del self._pending[key]
-            lock = self._locks[key]
-        with lock:
-            with self._guard:
-                if self._seq.get(key) != entry.seq:
-                    return  # superseded by a newer offer, the final update, or forget()
-            try:
-                entry.send()
-            except Exception:
-                log.exception("live update of %s failed", key)
-
-    def _flush_forever(self) -> None:
-        while not self._stop.is_set():
-            with self._guard:
-                keys = list(self._pending)
-            if not keys:
-                self._wake.wait()
-                self._wake.clear()
-                continue
-            for key in keys:
-                self._flush(key)
-            self._stop.wait(self._poll)
+        if len(self._last) > PRUNE_AT:  # the map must not grow with every message ever sent
+            self._last = {k: t for k, t in self._last.items() if now - t < self.interval}

@@ -1,58 +1,40 @@
 """Keeps a variation's vote buttons in step with the database, without flooding Slack.
 
-A click offers a rewrite of the message holding the buttons to `LiveUpdates`, which sends at most one per
-interval per message; the message is built from the database when it is sent, so whichever rewrite goes
-last shows the counts after every click before it, and a burst of 30 clicks costs a few `chat.update`s.
-Listener threads never wait on Slack here.
+A click hands a rewrite of the message holding the buttons to the outbox, which sends at most one per
+interval per message and never drops it; the message is built from the database when it is sent, so
+whichever rewrite goes last shows the counts after every click before it, and a burst of 30 clicks costs a
+few `chat.update`s. Nothing here calls Slack: the click's request thread only queues.
 """
 
 from __future__ import annotations
 
-import logging
-
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-
-from bot.blocks import stored_variation_messages
+from bot.blocks import Message, stored_variation_messages
+from bot.outbox import Kind, Outbox
 from bot.render import FINISHED, stored_parent
 from bot.store import Store
-from bot.throttle import LiveUpdates
-
-log = logging.getLogger(__name__)
 
 
 class VoteRefresher:
-    def __init__(self, store: Store, client: WebClient, live: LiveUpdates) -> None:
+    def __init__(self, store: Store, outbox: Outbox) -> None:
         self.store = store
-        self.client = client
-        self.live = live
+        self.outbox = outbox
 
     def refresh(self, variation_id: int, run_id: int, channel_id: str, message_ts: str | None) -> None:
         """Rewrite the message holding this variation's buttons with the current counts, and the run's
         leader on its parent, soon."""
 
-        def send() -> None:
+        def counts() -> list[Message] | None:
             row = self.store.variation(variation_id)
-            if row is None:
-                return
+            if row is None or row["status"] != "done":
+                return None  # being written again (a retry): its own final state brings the buttons
             tally = self.store.tally(variation_id)
-            message = stored_variation_messages(row, tally.up, tally.down)[-1]
-            try:
-                self.client.chat_update(channel=channel_id, ts=message_ts, **message)
-            except SlackApiError as error:
-                reason = error.response.get("error")
-                log.error("variation %s: updating the counts failed: %s", variation_id, reason)
+            return [stored_variation_messages(row, tally.up, tally.down)[-1]]
 
         if message_ts:
-            self.live.offer(message_ts, send)
+            self.outbox.update(channel_id, message_ts, counts, kind=Kind.REFRESH)
         run = self.store.run(run_id)
         if run is not None and run["status"] in FINISHED and run["message_ts"]:
             # The leader on the parent moves with the votes (while a run is written, its own updates do).
-            parent_ts = run["message_ts"]
-            self.live.offer(parent_ts, lambda: self._send_parent(run_id, channel_id, parent_ts))
-
-    def _send_parent(self, run_id: int, channel_id: str, ts: str) -> None:
-        try:
-            self.client.chat_update(channel=channel_id, ts=ts, **stored_parent(self.store, run_id))
-        except SlackApiError as error:
-            log.error("run %s: updating the leader failed: %s", run_id, error.response.get("error"))
+            self.outbox.update(
+                channel_id, run["message_ts"], lambda: [stored_parent(self.store, run_id)], kind=Kind.REFRESH
+            )

@@ -378,9 +378,11 @@ class Engine:
         except LLMError as error:
             if not launched:
                 raise PlanError(f"The orchestrator call failed: {error}") from error
-            # The reply broke off after some approaches were already being written: keep those.
+            # The reply broke off after some approaches were already being written: keep those, and the
+            # analysis as far as it got.
             log.warning("orchestrator reply broke off after %d approaches: %s", len(launched), error)
-            return Plan(analysis="", approaches=tuple(launched)), Completion(
+            analysis = preview_analysis(received) or ""
+            return Plan(analysis=analysis, approaches=tuple(launched), cut_short=True), Completion(
                 "", self.orchestrator_model, Usage(), None, 0.0
             )
         try:

@@ -120,7 +120,8 @@ class LLM:
     are. Between attempts it sleeps the server's `retry-after-ms`/`retry-after` when given (failing at
     once when that is longer than the time left), else an exponential backoff with full jitter
     (`BACKOFF_BASE` doubling, at most `BACKOFF_CAP`). `sleep`, `clock` and `rng` (uniform in [0, 1))
-    are injectable for tests.
+    are injectable for tests. `on_retry(model)` is called before each retry, so an application can count
+    them without this package knowing how.
 
     Defaults taken from the client, so a client built for N retries keeps N retries (now run here):
     `max_attempts=None` is the client's `max_retries + 1` when it set any, else `DEFAULT_MAX_ATTEMPTS`;
@@ -137,6 +138,7 @@ class LLM:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client
         if max_attempts is None:
@@ -152,6 +154,7 @@ class LLM:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
+        self._on_retry = on_retry
 
     def complete(
         self,
@@ -192,6 +195,8 @@ class LLM:
                 log.info(
                     "model call attempt %d/%d failed (%s); retrying in %.2f s", attempt, self.max_attempts, error, delay
                 )
+                if self._on_retry is not None:
+                    self._on_retry(model)
                 self._sleep(delay)
                 continue
             return Completion(

@@ -50,6 +50,7 @@ class Approach:
 class Plan:
     analysis: str  # "" when the reply had no <analysis>
     approaches: tuple[Approach, ...]
+    cut_short: bool = False  # the reply broke off: these are the approaches it named before that
 
 
 class PlanParseError(ValueError):

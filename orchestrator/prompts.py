@@ -2,7 +2,8 @@
 
 User text (the task, context values) is XML-escaped before it goes in: the prompts and the replies use
 XML-like tags, and a request that contains `</task>` must not change the prompt's structure.
-Templates are filled with `str.replace`, not `str.format`, so braces in user text are just text.
+Templates are filled in one regex pass over `{name}` placeholders (`_fill`), not with `str.format`, so
+braces in user text are just text and a value containing `{task}` is never filled in again.
 """
 
 from __future__ import annotations

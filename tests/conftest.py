@@ -65,6 +65,8 @@ def bot_env(slack: FakeSlackAPI, claude: FakeAnthropicAPI, db_path: Path) -> dic
         "WORKER_MODEL": "work-model",
         # Live updates at most every 0.2 s per message, so streaming shows within short test replies.
         "VARIATIONS_UPDATE_INTERVAL": "0.2",
+        # A final state Slack will not take in place is posted anew after 2 s, not a minute.
+        "VARIATIONS_SLACK_DEADLINE": "2",
     }
 
 
@@ -129,7 +131,9 @@ class Bot:
 def bot(slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path) -> Iterator[Bot]:
     settings = Settings.from_env(bot_env(slack, claude, tmp_path / "variations.db"))
     services = build(settings, anthropic_client=anthropic_client(claude))
-    server = HttpServer(services.app, services.ack_first, services.health, host="127.0.0.1", port=0)
+    server = HttpServer(
+        services.app, services.ack_first, services.health, host="127.0.0.1", port=0, metrics=services.metrics
+    )
     server.start()
     try:
         yield Bot(server.url, services.store, slack, claude)

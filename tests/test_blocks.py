@@ -94,6 +94,10 @@ def test_status_lines() -> None:
     )
     assert status_line(Progress("failed", total=3, finished=3, failed=3)) == "⚠️ All 3 approaches failed"
     assert status_line(Progress("failed", error="no <plan>")) == "⚠️ Failed: no &lt;plan&gt;"
+    assert status_line(Progress("done", total=3, finished=3, unshown=2)) == (
+        "⚠️ Done: 3 of 3 variations written, but only 1 could be shown here: Slack refused the others "
+        "(their text is saved)"
+    )
 
 
 def test_analysis_lists_the_approaches_once_known() -> None:
@@ -104,6 +108,15 @@ def test_analysis_lists_the_approaches_once_known() -> None:
         "*Why*: readers differ",
         "*1. Formal*: Be &lt;precise&gt;\n*2. Fun*: Be fun",
     ]
+
+
+def test_analysis_of_a_plan_that_broke_off_says_so() -> None:
+    message = analysis_message("Readers differ", [FORMAL], cut_short=True)
+    assert message["blocks"][-1] == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": "⚠️ The plan broke off after 1 approach: these are the ones it named."}],
+    }
+    assert "broke off" not in str(analysis_message("Readers differ", [FORMAL]))
 
 
 def test_failed_variation_has_reason_and_no_buttons() -> None:

@@ -1,14 +1,18 @@
-"""`python -m orchestrator` as a user runs it: a real subprocess against the fake Anthropic API."""
+"""`python -m orchestrator` and `python -m bot` as a user runs them: real subprocesses against the fakes."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
+from tests.conftest import bot_env
 from tests.fakes import free_port
 from tests.fakes.anthropic_api import FakeAnthropicAPI
+from tests.fakes.slack_api import FakeSlackAPI
 from tests.scripted import Script
 
 
@@ -87,3 +91,65 @@ def test_bad_context_is_a_usage_error(claude: FakeAnthropicAPI) -> None:
     assert done.returncode == 2
     assert "--context takes KEY=VALUE" in done.stderr
     assert claude.requests() == []
+
+
+# -- `python -m bot`: every start-up failure is one line and exit code 2 --------------------------------------
+
+
+def start_bot(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ANTHROPIC_", "VARIATIONS_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot"], env={**base, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    """The single stderr line of a failed start, checked for what every failed start shares."""
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert all(secret not in done.stderr for secret in ("xoxb-test-token", "xapp-test-token", "test-key"))
+    return lines[0]
+
+
+def test_a_rejected_bot_token_is_one_line(slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path) -> None:
+    slack.fail_next("auth.test", error="invalid_auth")
+    line = one_line_error(start_bot(bot_env(slack, claude, tmp_path / "v.db")))
+    assert line == "error: Slack rejected SLACK_BOT_TOKEN (auth.test: invalid_auth)"
+
+
+def test_a_rejected_app_token_is_one_line(slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path) -> None:
+    slack.fail_next("apps.connections.open", error="invalid_auth")
+    env = {**bot_env(slack, claude, tmp_path / "v.db"), "SLACK_APP_TOKEN": "xapp-test-token"}
+    line = one_line_error(start_bot(env))
+    assert line == "error: Slack rejected SLACK_APP_TOKEN (apps.connections.open: invalid_auth)"
+
+
+def test_unreachable_slack_is_one_line(slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/api/"
+    line = one_line_error(start_bot({**bot_env(slack, claude, tmp_path / "v.db"), "SLACK_API_URL": closed}))
+    assert line.startswith(f"error: cannot reach Slack at {closed}: ")
+    assert "refused" in line
+
+
+def test_a_database_that_cannot_be_opened_is_one_line(
+    slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path
+) -> None:
+    db = tmp_path / "no-such-directory" / "v.db"
+    line = one_line_error(start_bot(bot_env(slack, claude, db)))
+    assert str(db) in line
+    assert slack.calls("auth.test") == []  # the database is checked first
+
+
+def test_a_port_in_use_is_one_line(slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = one_line_error(start_bot({**bot_env(slack, claude, tmp_path / "v.db"), "PORT": str(port)}))
+    assert line == f"error: cannot listen on port {port}: Address already in use"
+
+
+def test_a_missing_setting_is_one_line(tmp_path: Path) -> None:
+    line = one_line_error(start_bot({"VARIATIONS_DB": str(tmp_path / "v.db")}))
+    assert line.startswith("error: SLACK_BOT_TOKEN is not set")

@@ -177,6 +177,7 @@ def test_broken_plan_stream_keeps_the_approaches_already_started(engine: Engine,
     *_, finished = engine.run(Request("Write a tagline"))
     assert [r.approach.type for r in finished.result.results] == ["technical", "lifestyle"]
     assert finished.result.status == "done"
+    assert finished.result.plan.cut_short and finished.result.plan.analysis.startswith("Buyers differ")
 
 
 def test_worker_stream_broken_mid_way_starts_over(engine: Engine, claude: FakeAnthropicAPI) -> None:

@@ -470,3 +470,12 @@ def test_bodies_have_slacks_form_shape() -> None:
     assert fields["team_id"] == ["T0001"] and fields["api_app_id"] == ["A0001"]
     payload = {"type": "block_actions", "actions": [{"action_id": "vote"}]}
     assert json.loads(parse_qs(block_actions_body(payload))["payload"][0]) == payload
+
+
+def test_fail_next_when_fails_only_the_calls_it_accepts(slack: FakeSlackAPI, client: WebClient) -> None:
+    slack.fail_next("chat.postMessage", error="msg_too_long", when=lambda params: params.get("text") == "long")
+    assert client.chat_postMessage(channel="C1", text="short")["ok"]  # not accepted: passes, fault kept
+    with pytest.raises(SlackApiError) as caught:
+        client.chat_postMessage(channel="C1", text="long")
+    assert caught.value.response["error"] == "msg_too_long"
+    assert client.chat_postMessage(channel="C1", text="long")["ok"]  # used up

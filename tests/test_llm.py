@@ -386,3 +386,19 @@ def test_sdk_long_retry_after_fails_fast(claude: FakeAnthropicAPI) -> None:
         real_llm(claude).complete("Hi", model="m", max_tokens=50)
     assert str(error.value) == "The Anthropic API is rate limiting us (429) and asked us to wait 3600 s; gave up."
     assert time.monotonic() - started < 5 and len(claude.requests()) == 1
+
+
+def test_each_retry_is_reported_with_its_model(claude: FakeAnthropicAPI) -> None:
+    claude.responder = lambda request: "Fine now"
+    claude.fail_next(529, times=2, headers={"retry-after-ms": "1"})
+    retried: list[str] = []
+    assert real_llm(claude, on_retry=retried.append).complete("Hi", model="m-7", max_tokens=50).text == "Fine now"
+    assert retried == ["m-7", "m-7"]
+
+
+def test_a_call_that_is_not_retried_reports_no_retry() -> None:
+    clock = FakeTime()
+    retried: list[str] = []
+    with pytest.raises(LLMError):
+        ask(make_llm(ScriptedClient([status_error(400)]), clock, on_retry=retried.append))
+    assert retried == []

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import tempfile
 from collections.abc import Sequence
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.home import MAX_BLOCKS, NO_VOTES, home_view, stats_message
 from bot.stats import RecentRun, Stats, TypeStats, recent_runs, stats
+from bot.store import VOTE_VALUES as VOTES
 from bot.store import Store
 from tests.conftest import CHANNEL, TEAM, Bot
 
@@ -180,6 +186,93 @@ def test_recent_runs_are_the_users_own_newest_first(store: Store) -> None:
     assert recent_runs(store, "T1", "U9") == []
 
 
+# -- the running totals behind the scoreboard ------------------------------------------------------------
+
+SCOPES = (("T1", "CA"), ("T1", "CB"), ("T2", "CA"))
+KINDS = ("technical", "Technical ", "lifestyle", "synthesis", "Été  chic", "été chic")
+OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("run"), st.sampled_from(SCOPES)),
+        st.tuples(st.just("variation"), st.integers(0, 99), st.sampled_from(KINDS)),
+        st.tuples(st.just("status"), st.integers(0, 99), st.sampled_from(("writing", "done", "failed"))),
+        st.tuples(st.just("click"), st.integers(0, 99), st.sampled_from(("U1", "U2", "U3")), st.sampled_from(VOTES)),
+        st.tuples(st.just("interrupt"), st.integers(0, 99)),
+    ),
+    max_size=80,
+)
+
+
+def every_scoreboard(store: Store) -> list[Stats]:
+    return [stats(store, team, channel) for team, channel in SCOPES] + [stats(store, "T1"), stats(store, "T2")]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(OPERATIONS)
+def test_totals_kept_click_by_click_equal_totals_recounted_from_the_rows(operations: list[tuple[Any, ...]]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        store = Store(str(Path(directory) / "v.db"))
+        runs: list[int] = []
+        variations: list[int] = []
+        for name, *args in operations:
+            if name == "run":
+                team, channel = args[0]
+                runs.append(
+                    store.create_run(
+                        team_id=team,
+                        channel_id=channel,
+                        user_id="U1",
+                        task="t",
+                        context={},
+                        orchestrator_model="o",
+                        worker_model="w",
+                    )
+                )
+            elif name == "variation" and runs:
+                variations.append(store.add_variation(runs[args[0] % len(runs)], None, args[1], "d"))
+            elif name == "status" and variations:
+                store.update_variation(variations[args[0] % len(variations)], status=args[1])
+            elif name == "click" and variations:
+                click(store, variations[args[0] % len(variations)], (args[1], args[2]))
+            elif name == "interrupt" and variations:
+                store.mark_interrupted([], [variations[args[0] % len(variations)]], "gone")
+        assert not store.refresh_scoreboard()  # the store's own changes kept the totals: nothing to recount
+        kept = every_scoreboard(store)
+        store.rebuild_scoreboard()
+        assert every_scoreboard(store) == kept
+        store.close()
+
+
+def test_a_database_from_before_the_totals_gets_them_counted_on_opening(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    store = Store(str(path))
+    seed(store)
+    expected = every_scoreboard(store)
+    store.close()
+    with closing(sqlite3.connect(path)) as old:  # as the previous version left it
+        old.executescript(
+            "drop table type_totals; drop table type_firsts; drop table processes;"
+            " alter table runs drop column owner; alter table variations drop column owner;"
+        )
+    reopened = Store(str(path))
+    assert every_scoreboard(reopened) == expected
+    assert stats(reopened, "T1", "CA").types[0] == TypeStats("technical", 3, 4, 1, 3, firsts=1.5, first_share=0.5)
+    assert {"owner"} <= set(reopened.db["runs"].columns_dict) & set(reopened.db["variations"].columns_dict)
+
+
+def test_rows_changed_behind_the_stores_back_are_recounted_at_the_next_scoreboard(store: Store) -> None:
+    """An older version of the app still running during an upgrade, or a hand edit, changes rows without
+    keeping the totals: the next scoreboard notices and counts again."""
+    assert not store.refresh_scoreboard()
+    with closing(sqlite3.connect(store.path)) as other, other:
+        other.execute("delete from votes where run_id = 3")  # CB's old run: lifestyle -1 and practical -2
+        other.execute("update variations set status = 'failed' where run_id = 4 and type = 'technical'")
+    assert stats(store, "T1", "CB").types == [
+        TypeStats("lifestyle", variations=1, up=0, down=0, net=0, firsts=0.0, first_share=0.0),
+        TypeStats("practical", variations=2, up=0, down=0, net=0, firsts=0.0, first_share=0.0),
+    ]
+    assert not store.refresh_scoreboard()
+
+
 # -- blocks ------------------------------------------------------------------------------------------
 
 
@@ -248,17 +341,18 @@ def test_only_https_permalinks_become_links() -> None:
 # -- /variations stats through the real app -------------------------------------------------------------
 
 
-def ack_texts(body: str) -> list[str]:
-    answer = json.loads(body)
+def answer_texts(bot: Bot, text: str, key: str, **fields: Any) -> list[str]:
+    """Send `/variations TEXT`; the scoreboard comes after the ack, privately, through the response_url."""
+    status, _ = bot.command(text, response_url=bot.slack.response_url(key), **fields)
+    assert status == 200
+    answer = bot.slack.wait_for(lambda: bot.slack.responses(key))[0]
     assert answer["response_type"] == "ephemeral"
     return section_texts(answer["blocks"])
 
 
 def test_stats_command_answers_privately_for_the_channel_and_the_workspace(bot: Bot) -> None:
     seed(bot.store, team=TEAM, channels=(CHANNEL, "C0002"))
-    status, body = bot.command("stats")
-    assert status == 200
-    texts = ack_texts(body)
+    texts = answer_texts(bot, "stats", "here")
     channel = next(t for t in texts if t.startswith("*This channel*"))
     workspace = next(t for t in texts if t.startswith("*This workspace*"))
     assert channel.splitlines()[1] == "1. *Technical*: net +3 · first place 50% · 5 votes (4 👍, 1 👎)"
@@ -266,7 +360,7 @@ def test_stats_command_answers_privately_for_the_channel_and_the_workspace(bot: 
     assert "3 runs this week · 370 tokens this week · 370 all time" in texts
     assert "4 runs this week · 380 tokens this week · 2,380 all time" in texts
     # Asked from the other channel, "this channel" changes and the workspace does not.
-    texts = ack_texts(bot.command(" STATS ", channel_id="C0002")[1])
+    texts = answer_texts(bot, " STATS ", "there", channel_id="C0002")
     channel = next(t for t in texts if t.startswith("*This channel*"))
     assert channel.splitlines()[1:] == [
         "1. *Lifestyle*: net -1 · first place 100% · 1 vote (0 👍, 1 👎)",
@@ -277,7 +371,7 @@ def test_stats_command_answers_privately_for_the_channel_and_the_workspace(bot: 
 
 
 def test_stats_command_without_votes_says_how_to_get_some(bot: Bot) -> None:
-    texts = ack_texts(bot.command("stats")[1])
+    texts = answer_texts(bot, "stats", "empty")
     assert f"*This channel*\n{NO_VOTES}" in texts and f"*This workspace*\n{NO_VOTES}" in texts
     assert "0 runs this week · 0 tokens this week · 0 all time" in texts
 

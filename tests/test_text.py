@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.text import RULE, SECTION_LIMIT, escape, markdown_to_mrkdwn, split_text, truncate_plain
+from bot.text import RULE, SECTION_LIMIT, clean, escape, markdown_to_mrkdwn, split_text, truncate_plain
 
 M = markdown_to_mrkdwn
 
@@ -39,6 +39,31 @@ def test_escape_neutralizes_mentions_and_links(raw: str) -> None:
 def test_escape_ampersand_first_so_entities_are_not_double_escaped() -> None:
     assert escape("<") == "&lt;"  # not "&amp;lt;"
     assert escape("&lt;") == "&amp;lt;"  # a typed entity is shown literally
+
+
+# ------------------------------------------------------------------------------------- control characters
+
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def test_clean_drops_control_characters_but_keeps_tabs_and_newlines() -> None:
+    assert clean("a\x00b\x1b[31mc\x07\x7f\x85\x9b1m\td\ne") == "ab[31mc1m\td\ne"
+    assert clean("one\r\ntwo\rthree") == "one\ntwo\nthree"
+    assert clean("é 中 😀 \u200b") == "é 中 😀 \u200b"  # only controls go
+
+
+def test_every_way_text_reaches_slack_cleans_it() -> None:
+    text = "**bold**\x00 and `co\x1bde`\n\n```\nblock\x07\n```\n| a\x00 | b |\n|---|---|\n| 1 | 2\x9b |"
+    for out in (escape(text), M(text), truncate_plain(text, 20), *split_text(M(text), 50)):
+        assert not CONTROL.search(out), repr(out)
+    assert M("Hi\x00 *there*\x1b") == "Hi _there_"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_property_no_control_character_survives(text: str) -> None:
+    for out in (escape(text), M(text), truncate_plain(text, 50)):
+        assert not CONTROL.search(out)
 
 
 # ------------------------------------------------------------------------------------- markdown_to_mrkdwn

@@ -1,12 +1,8 @@
-"""The live-update budget and coalescer: bounded calls, latest state wins, final always last."""
+"""The live-update budget: bounded calls per message and for all messages together."""
 
 from __future__ import annotations
 
-import threading
-import time
-
-from bot.throttle import LiveUpdates, UpdateBudget
-from tests.fakes import wait_for
+from bot.throttle import PRUNE_AT, UpdateBudget
 
 
 class Clock:
@@ -36,32 +32,12 @@ def test_final_updates_always_count() -> None:
     assert not budget.allow("a") and not budget.allow("b")
 
 
-def test_offers_coalesce_to_the_latest_state() -> None:
-    live = LiveUpdates(UpdateBudget(interval=0.1, per_minute=6000, burst=100), poll=0.01)
-    sent: list[int] = []
-    try:
-        for value in range(50):
-            live.offer("m", lambda value=value: sent.append(value))
-        wait_for(lambda: sent and sent[-1] == 49, timeout=5)
-        assert sent[0] == 0 and len(sent) <= 3  # the first at once, then only the latest
-    finally:
-        live.close()
-
-
-def test_nothing_older_is_sent_after_the_final_update() -> None:
-    live = LiveUpdates(UpdateBudget(interval=0.05, per_minute=6000, burst=100), poll=0.01)
-    sent: list[str] = []
-    lock = threading.Lock()
-
-    def record(value: str) -> None:
-        with lock:
-            sent.append(value)
-
-    try:
-        live.offer("m", lambda: record("first"))
-        live.offer("m", lambda: record("stale"))  # pending: inside the interval
-        live.final("m", lambda: record("final"))
-        time.sleep(0.2)  # give the flusher every chance to send the stale one
-        assert sent == ["first", "final"]
-    finally:
-        live.close()
+def test_messages_whose_window_closed_are_forgotten() -> None:
+    clock = Clock()
+    budget = UpdateBudget(interval=1.0, clock=clock)
+    for n in range(PRUNE_AT):
+        budget.spend(n)
+    clock.now = 5.0
+    budget.spend("new")  # one past the mark: the old, closed windows go
+    assert len(budget._last) == 1
+    assert not budget.allow("new")  # the open window is kept

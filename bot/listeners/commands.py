@@ -1,35 +1,45 @@
-"""The `/variations` slash command: parse, ack at once, hand the run to the runner."""
+"""The `/variations` slash command: parse, ack at once, hand the work on. Nothing here calls Slack before
+the ack: the form, the stats and any note go out after it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.blocks import help_message
 from bot.command import HelpCommand, parse_command
 from bot.forms import request_form
 from bot.home import stats_message
-from bot.runner import Origin, Runner
+from bot.listeners.later import Later
+from bot.runner import Runner
 from bot.stats import stats
+from bot.store import Store
+from bot.threads import Origin
 
 COMMAND = "/variations"
 
 
-def register(app: App, runner: Runner, max_task_chars: int) -> None:
+def register(app: App, runner: Runner, store: Store, later: Later, max_task_chars: int) -> None:
     @app.command(COMMAND)
-    def on_variations(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
-        if command.get("text", "").strip().lower() == "stats":
-            team_id = command.get("team_id", "")
-            channel, workspace = stats(runner.store, team_id, command["channel_id"]), stats(runner.store, team_id)
-            ack(response_type="ephemeral", **stats_message(channel, workspace))
+    def on_variations(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        text = command.get("text", "").strip()
+        if text.lower() == "stats":
+            ack()
+            team_id, channel_id = command.get("team_id", ""), command.get("channel_id", "")
+
+            def answer() -> None:
+                message = stats_message(stats(store, team_id, channel_id), stats(store, team_id))
+                respond(response_type="ephemeral", **message)
+
+            later.call("stats", answer)
             return
-        if not command.get("text", "").strip():
+        if not text:
             # Alone, the command opens the request form (its trigger is valid for 3 seconds).
             ack()
-            form = request_form(command["channel_id"], command.get("response_url"), max_task_chars)
-            client.views_open(trigger_id=command["trigger_id"], view=form)
+            form = request_form(command.get("channel_id", ""), command.get("response_url"), max_task_chars)
+            later.open(client, command.get("trigger_id", ""), form)
             return
         parsed = parse_command(command.get("text", ""), max_task_chars)
         if isinstance(parsed, HelpCommand):
@@ -37,8 +47,8 @@ def register(app: App, runner: Runner, max_task_chars: int) -> None:
             return
         origin = Origin(
             team_id=command.get("team_id", ""),
-            channel_id=command["channel_id"],
-            user_id=command["user_id"],
+            channel_id=command.get("channel_id", ""),
+            user_id=command.get("user_id", ""),
             response_url=command.get("response_url"),
         )
         refused = runner.start(origin, parsed.task, parsed.context)

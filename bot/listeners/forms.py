@@ -1,4 +1,5 @@
-"""Modal submissions: the request form starts a run, the "new version" form regenerates an approach."""
+"""Modal submissions: the request form starts a run, the "new version" form regenerates an approach.
+Problems (an empty request, a limit reached) are shown inside the modal."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.forms import REGENERATE_FORM, REQUEST_FORM, read_regenerate_form, read_request_form, request_errors
-from bot.runner import Origin, Runner
+from bot.runner import Runner
+from bot.threads import Origin
+
+FORM_BROKEN = "This form no longer points at a variation. Close it and click ♻️ on the variation again."
+
+
+def _team(body: dict[str, Any], view: dict[str, Any]) -> str:
+    return str((body.get("team") or {}).get("id") or view.get("team_id", ""))
 
 
 def register(app: App, runner: Runner, max_task_chars: int) -> None:
@@ -19,9 +27,9 @@ def register(app: App, runner: Runner, max_task_chars: int) -> None:
             ack(response_action="errors", errors=errors)
             return
         origin = Origin(
-            team_id=(body.get("team") or {}).get("id") or view.get("team_id", ""),
+            team_id=_team(body, view),
             channel_id=form.channel_id,
-            user_id=body["user"]["id"],
+            user_id=str((body.get("user") or {}).get("id") or ""),
             response_url=form.response_url,
         )
         refused = runner.start(origin, form.task, form.context, form.approaches)
@@ -31,7 +39,14 @@ def register(app: App, runner: Runner, max_task_chars: int) -> None:
             ack()
 
     @app.view(REGENERATE_FORM)
-    def on_regenerate(ack: Ack, view: dict[str, Any]) -> None:
-        ack()
+    def on_regenerate(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         variation_id, instruction = read_regenerate_form(view)
-        runner.regenerate(variation_id, instruction)
+        user_id = str((body.get("user") or {}).get("id") or "")
+        if variation_id is None:
+            refused: str | None = FORM_BROKEN
+        else:
+            refused = runner.regenerate(variation_id, instruction, _team(body, view), user_id)
+        if refused:
+            ack(response_action="errors", errors={"instruction": refused})
+        else:
+            ack()

@@ -41,6 +41,7 @@ class _Fault:
     status: int
     retry_after: int | None
     remaining: int
+    when: Callable[[Params], bool] | None = None
 
 
 @dataclass
@@ -152,11 +153,13 @@ class FakeSlackAPI(LoopbackFake):
         status: int = 200,
         retry_after: int | None = None,
         times: int = 1,
+        when: Callable[[Params], bool] | None = None,
     ) -> None:
         """Make the next `times` calls of `method` fail: 200 + ok=false `error`; 429 + Retry-After
-        (default 1 s) + `ratelimited`; any other status with a plain-text body, like Slack's edge."""
+        (default 1 s) + `ratelimited`; any other status with a plain-text body, like Slack's edge.
+        With `when`, only calls whose parameters it accepts fail (and count)."""
         with self._lock:
-            self._faults.setdefault(method, []).append(_Fault(error, status, retry_after, times))
+            self._faults.setdefault(method, []).append(_Fault(error, status, retry_after, times, when))
 
     # -- HTTP -------------------------------------------------------------------------------------
 
@@ -188,7 +191,7 @@ class FakeSlackAPI(LoopbackFake):
         auth = handler.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else params.get("token")
         with self._lock:
-            fault = self._take_fault(method)
+            fault = self._take_fault(method, params)
             self._calls.append(SlackCall(method, params, token, time.monotonic(), faulted=fault is not None))
             answer = None if fault else self._answer(method, params)
         self._sleep()
@@ -206,14 +209,14 @@ class FakeSlackAPI(LoopbackFake):
         if self.latency > 0:
             time.sleep(self.latency)
 
-    def _take_fault(self, method: str) -> _Fault | None:
-        queue = self._faults.get(method)
-        if not queue:
+    def _take_fault(self, method: str, params: Params) -> _Fault | None:
+        queue = self._faults.get(method) or []
+        fault = next((f for f in queue if f.when is None or f.when(params)), None)
+        if fault is None:
             return None
-        fault = queue[0]
         fault.remaining -= 1
         if fault.remaining <= 0:
-            queue.pop(0)
+            queue.remove(fault)
         return fault
 
     def _answer(self, method: str, params: Params) -> Answer:

@@ -1,0 +1,177 @@
+"""Work on a run after it was written: a synthesis of the best-voted variations, a new version of one
+approach, another try of a failed one. Each writes one variation into the run's thread, streamed and
+finished like the run's own, and counts in the run's tokens."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.admission import InFlight
+from bot.blocks import numbered, writing_message
+from bot.outbox import Kind, Outbox
+from bot.reporter import Reporter
+from bot.store import Store, Tally
+from bot.threads import SlackThread
+from orchestrator.engine import SYNTHESIS, Engine, Request, WorkerDelta, WorkerResult
+from orchestrator.parsing import Approach
+from orchestrator.prompts import Candidate, Revision
+
+log = logging.getLogger(__name__)
+
+SYNTHESIS_INPUTS = 3  # the best-voted variations a synthesis combines
+Write = Callable[[int, Callable[[str], None]], WorkerResult]
+
+
+class FollowUps:
+    def __init__(
+        self,
+        engine: Engine,
+        store: Store,
+        client: WebClient,
+        outbox: Outbox,
+        reporter: Reporter,
+        in_flight: InFlight,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.client = client
+        self.outbox = outbox
+        self.reporter = reporter
+        self.in_flight = in_flight
+
+    def synthesize(self, run_id: int) -> None:
+        candidates = self.candidates(run_id)
+        liked = any(c.net_votes > 0 for c in candidates)
+        brief = f"Combines {len(candidates)} variations, " + ("best-voted first" if liked else "no votes yet")
+        self._add(run_id, Approach(SYNTHESIS, brief), candidates=candidates)
+
+    def regenerate(self, variation_id: int, instruction: str) -> None:
+        old = self.store.variation(variation_id)
+        if old is None:
+            log.warning("step=regenerate_gone variation=%d", variation_id)
+            return
+        approach = Approach(old["type"], old["description"] or "")
+        self._add(old["run_id"], approach, regenerated_from=variation_id, instruction=instruction.strip() or None)
+
+    def retry(self, variation_id: int) -> None:
+        """Write a failed variation again, into its own row and message."""
+        row = self.store.variation(variation_id)
+        if row is None:
+            log.warning("step=retry_gone variation=%d", variation_id)
+            return
+        slack, request = self._thread_of(row["run_id"])
+        with self.in_flight.creating():
+            self.store.update_variation(variation_id, status="writing", error=None, owner=self.store.owner)
+            self.in_flight.hold(variation=variation_id)
+        ts = row["message_ts"]
+        if ts is not None:
+            placeholder = writing_message(numbered(row), _approach(row), note=row["instruction"])
+            slack.update(ts, lambda: [placeholder], Kind.FINAL)
+        self._write_into(slack, row, ts, self._writer(row, request))
+        self._settle(row["run_id"])
+
+    def candidates(self, run_id: int) -> list[Candidate]:
+        """What a synthesis combines: the best-voted written variations (positive net votes, at most
+        SYNTHESIS_INPUTS, best first), or all written ones when none has any."""
+        tallies = self.store.tallies(run_id)
+        written = [v for v in self.store.variations(run_id) if v["status"] == "done" and v["type"] != SYNTHESIS]
+
+        def net(row: Mapping[str, Any]) -> int:
+            return tallies.get(row["id"], Tally()).net
+
+        liked = sorted((v for v in written if net(v) > 0), key=net, reverse=True)[:SYNTHESIS_INPUTS]
+        return [Candidate(_approach(v), v["text"], net(v)) for v in liked or written]
+
+    def _writer(self, row: Mapping[str, Any], request: Request, candidates: list[Candidate] | None = None) -> Write:
+        """A synthesis from `candidates` (recomputed when not given), a new version from the text it
+        replaces, or the planned approach itself."""
+        if row["type"] == SYNTHESIS:
+            inputs = candidates if candidates is not None else self.candidates(row["run_id"])
+            return lambda index, on_reply: self.engine.synthesize(request, index, inputs, on_reply)
+        approach = _approach(row)
+        revision = None
+        if row["regenerated_from"] is not None:
+            old = self.store.variation(row["regenerated_from"])
+            revision = Revision((old or {}).get("text") or "", row["instruction"] or "")
+        return lambda index, on_reply: self.engine.write(request, index, approach, on_reply, revision)
+
+    def _add(
+        self,
+        run_id: int,
+        approach: Approach,
+        *,
+        regenerated_from: int | None = None,
+        instruction: str | None = None,
+        candidates: list[Candidate] | None = None,
+    ) -> None:
+        """Write one more variation into a finished run's thread."""
+        slack, request = self._thread_of(run_id)
+        with self.in_flight.creating():
+            variation_id = self.store.add_variation(
+                run_id,
+                None,
+                approach.type,
+                approach.description,
+                regenerated_from=regenerated_from,
+                instruction=instruction,
+            )
+            self.in_flight.hold(variation=variation_id)
+        try:
+            row = self.store.variation(variation_id)
+            assert row is not None
+            ts = slack.reply(writing_message(None, approach, note=instruction))
+            self.store.update_variation(variation_id, message_ts=ts)
+        except BaseException:
+            self.in_flight.drop(variation=variation_id)
+            raise
+        self._write_into(slack, row, ts, self._writer(row, request, candidates))
+
+    def _write_into(self, slack: SlackThread, row: Mapping[str, Any], ts: str | None, write: Write) -> None:
+        """Write the variation of `row` (streamed into message `ts`) and finish it like any other; its
+        id is held in flight by the caller and let go here."""
+        try:
+            approach, position, note = _approach(row), numbered(row), row["instruction"]
+
+            def on_reply(raw: str) -> None:
+                if ts is not None:
+                    text = WorkerDelta(row["position"], raw).text
+                    slack.update(ts, lambda: [writing_message(position, approach, text, note)], Kind.LIVE)
+
+            result = write(row["position"], on_reply)
+            deliveries: list[Hashable] = []
+            self.reporter.finish_variation(slack, row["id"], result, ts, deliveries)
+            self.store.add_run_tokens(slack.run_id, result.usage.input_tokens, result.usage.output_tokens)
+            self.outbox.wait(deliveries, timeout=self.outbox.policy.deadline)
+            self.reporter.update_parent(slack, None, Kind.FINAL)
+        finally:
+            self.in_flight.drop(variation=row["id"])
+
+    def _settle(self, run_id: int) -> None:
+        """After a retry, a run whose planned approaches are now all written is done (else partial)."""
+        run = self.store.run(run_id)
+        planned = [v for v in self.store.variations(run_id) if numbered(v) is not None]
+        if run is None or run["status"] not in ("partial", "interrupted") or not planned:
+            return
+        written = sum(v["status"] == "done" for v in planned)
+        status = "done" if written == len(planned) else "partial" if written else run["status"]
+        self.store.update_run(run_id, status=status)
+        slack, _ = self._thread_of(run_id)
+        self.reporter.update_parent(slack, None, Kind.FINAL)
+
+    def _thread_of(self, run_id: int) -> tuple[SlackThread, Request]:
+        """A finished run's thread and request, from the database."""
+        run = self.store.run(run_id)
+        if run is None:
+            raise LookupError(f"no run {run_id}")
+        context = json.loads(run["context"] or "{}")
+        slack = SlackThread(self.client, self.outbox, run["channel_id"], run["message_ts"], run_id)
+        return slack, Request(task=run["task"], context=context)
+
+
+def _approach(row: Mapping[str, Any]) -> Approach:
+    return Approach(row["type"], row["description"] or "")

@@ -1,0 +1,412 @@
+"""Reports one live run into its Slack thread: engine events in, database rows and messages out.
+
+Everything the engine produces is written to the database before it is shown, so a Slack failure loses
+no text; every message's last state goes through the outbox, which retries it, continues it when it is
+too long and posts it anew when it cannot be written in place. The parent's final status is sent only
+once every variation's final state has been delivered, so "Done" means the thread is complete.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.admission import InFlight
+from bot.blocks import (
+    Message,
+    Progress,
+    analysis_message,
+    failed_variation_message,
+    numbered,
+    parent_message,
+    plan_failed_message,
+    stored_variation_messages,
+    writing_message,
+)
+from bot.metrics import Metrics
+from bot.outbox import Kind, Outbox
+from bot.render import stored_parent
+from bot.store import Store, now
+from bot.threads import Origin, SlackThread, tell
+from orchestrator.engine import (
+    MAX_APPROACHES,
+    MIN_APPROACHES,
+    SYNTHESIS,
+    AnalysisDelta,
+    AnalysisReady,
+    Engine,
+    Event,
+    PlanError,
+    Planned,
+    PlanRetrying,
+    Request,
+    RunFinished,
+    WorkerDelta,
+    WorkerFinished,
+    WorkerResult,
+    WorkerStarted,
+)
+from orchestrator.llm import Usage
+from orchestrator.parsing import Approach
+
+log = logging.getLogger(__name__)
+
+CANNOT_POST = {
+    "channel_not_found": "I can't see this channel. If it's private, invite me first with `/invite @Variations`.",
+    "not_in_channel": "I'm not in this channel. Invite me with `/invite @Variations` and try again.",
+    "is_archived": "This channel is archived, so I can't post the variations here.",
+}
+NOT_RECORDED = (
+    "I couldn't record this request (the app's database is not writable), so nothing was started. "
+    "Please tell whoever runs Variations."
+)
+STORAGE_FAILED = "the app's database could not be written; nothing more can be saved for this run"
+
+
+@dataclass
+class LiveRun:
+    """A run's state while it is being written."""
+
+    slack: SlackThread
+    origin: Origin
+    task: str
+    context: Mapping[str, str]
+    started: float
+    analysis_ts: str | None = None
+    total: int = 0
+    plan_tokens: int = 0
+    variation_ids: dict[int, int] = field(default_factory=dict)
+    variation_ts: dict[int, str | None] = field(default_factory=dict)
+    approaches: dict[int, Approach] = field(default_factory=dict)
+    results: dict[int, WorkerResult] = field(default_factory=dict)
+    deliveries: list[Hashable] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> int:
+        return self.slack.run_id
+
+
+class Reporter:
+    def __init__(
+        self, engine: Engine, store: Store, client: WebClient, outbox: Outbox, in_flight: InFlight, metrics: Metrics
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.client = client
+        self.outbox = outbox
+        self.in_flight = in_flight
+        self.metrics = metrics
+
+    def run(self, origin: Origin, task: str, context: Mapping[str, str], approaches: int | None = None) -> None:
+        """The whole run, in the calling thread (a run pool thread, never a request thread)."""
+        try:
+            with self.in_flight.creating():
+                run_id = self.store.create_run(
+                    team_id=origin.team_id,
+                    channel_id=origin.channel_id,
+                    user_id=origin.user_id,
+                    task=task,
+                    context=context,
+                    orchestrator_model=self.engine.orchestrator_model,
+                    worker_model=self.engine.worker_model,
+                )
+                self.in_flight.hold(run=run_id)
+        except sqlite3.Error as error:
+            log.error("step=not_recorded user=%s error=%s", origin.user_id, error)
+            tell(origin, NOT_RECORDED)
+            return
+        self.metrics.runs_started.inc()
+        try:
+            self._run(run_id, origin, task, context, approaches)
+        finally:
+            self.in_flight.drop(run=run_id)
+            self.metrics.runs_finished.labels(self._status(run_id)).inc()
+
+    def _run(self, run_id: int, origin: Origin, task: str, context: Mapping[str, str], approaches: int | None) -> None:
+        started = time.monotonic()
+        try:
+            posted = self.client.chat_postMessage(
+                channel=origin.channel_id, **parent_message(origin.user_id, task, context, Progress("planning"))
+            )
+        except (SlackApiError, OSError) as error:
+            reason = str(error.response.get("error")) if isinstance(error, SlackApiError) else "no_connection"
+            self.store.update_run(run_id, status="failed", error=f"slack: {reason}", finished_at=now())
+            log.warning("run=%d step=not_posted error=%s", run_id, reason)
+            tell(origin, CANNOT_POST.get(reason, f"I couldn't post in this channel ({reason})."))
+            return
+        live = LiveRun(
+            SlackThread(self.client, self.outbox, origin.channel_id, str(posted["ts"]), run_id),
+            origin,
+            task,
+            context,
+            started,
+        )
+        log.info(
+            "run=%d step=started team=%s channel=%s user=%s task_chars=%d context_keys=%d",
+            run_id,
+            origin.team_id,
+            origin.channel_id,
+            origin.user_id,
+            len(task),
+            len(context),
+        )
+        try:
+            self.store.update_run(run_id, message_ts=live.slack.ts, status="running")
+            low, high = (approaches, approaches) if approaches else (MIN_APPROACHES, MAX_APPROACHES)
+            request = Request(task=task, context=context, min_approaches=low, max_approaches=high)
+            for event in self.engine.run(request):
+                self._on_event(live, event)
+        except PlanError as error:
+            self._on_plan_failed(live, error)
+        except sqlite3.Error as error:
+            self._on_storage_failed(live, error)
+        finally:
+            for variation_id in live.variation_ids.values():
+                self.in_flight.drop(variation=variation_id)
+
+    # events
+
+    def _on_event(self, live: LiveRun, event: Event) -> None:
+        if isinstance(event, AnalysisDelta):
+            if live.analysis_ts is not None or event.text:  # nothing to show before its first words
+                self._show_analysis(live, lambda: analysis_message(event.text, writing=True), Kind.LIVE)
+        elif isinstance(event, PlanRetrying):
+            log.info("run=%d step=plan_retry reason=%r", live.run_id, event.reason)
+            self._drop_analysis(live)
+        elif isinstance(event, AnalysisReady):
+            self.store.update_run(live.run_id, analysis=event.analysis)
+            self._show_analysis(live, lambda: analysis_message(event.analysis), Kind.FINAL)
+        elif isinstance(event, WorkerStarted):
+            self._on_worker_started(live, event.index, event.approach)
+        elif isinstance(event, WorkerDelta):
+            ts = live.variation_ts.get(event.index)
+            if ts is not None:
+                approach = live.approaches[event.index]
+                live.slack.update(ts, lambda: [writing_message(event.index, approach, event.text)], Kind.LIVE)
+        elif isinstance(event, WorkerFinished):
+            self._on_worker_finished(live, event.result)
+        elif isinstance(event, Planned):
+            self._on_planned(live, event)
+        elif isinstance(event, RunFinished):
+            self._on_run_finished(live, event)
+
+    def _drop_analysis(self, live: LiveRun) -> None:
+        """Delete the analysis shown so far (an attempt that is being retried or that failed)."""
+        ts, live.analysis_ts = live.analysis_ts, None
+        if ts is not None:
+            self.outbox.wait([ts], timeout=self.outbox.policy.deadline)  # no late rewrite of a deleted message
+            live.slack.delete(ts)
+
+    def _show_analysis(self, live: LiveRun, build: Callable[[], Message], kind: Kind) -> None:
+        """Post the analysis reply on its first text (that is the first thing people see), then rewrite
+        it within the budget while it streams, and always once it is complete."""
+        if live.analysis_ts is None:
+            live.analysis_ts = live.slack.reply(build())
+            if live.analysis_ts is None and kind == Kind.FINAL:
+                live.deliveries.append(
+                    live.slack.finish(("analysis", live.run_id), None, [build()], on_moved=_ignore, on_lost=_ignore)
+                )
+        else:
+            live.slack.update(live.analysis_ts, lambda: [build()], kind)
+
+    def _on_plan_failed(self, live: LiveRun, error: PlanError) -> None:
+        self.metrics.model_calls.labels("orchestrator", "error").inc()
+        seconds = time.monotonic() - live.started
+        log.warning("run=%d step=plan_failed seconds=%.2f error=%r", live.run_id, seconds, str(error))
+        self.store.update_run(live.run_id, status="failed", error=str(error), finished_at=now(), seconds=seconds)
+        if live.variation_ids:  # approaches were already being written: their text stays
+            self._finish_unfinished(live, str(error))
+        else:
+            self._drop_analysis(live)  # a plan that failed leaves no half-written analysis behind
+        live.deliveries.append(
+            live.slack.finish(
+                ("plan_failed", live.run_id), None, [plan_failed_message(str(error))], on_moved=_ignore, on_lost=_ignore
+            )
+        )
+        self._end(live)
+
+    def _on_planned(self, live: LiveRun, planned: Planned) -> None:
+        plan, completion = planned.plan, planned.completion
+        log.info(
+            "run=%d step=planned approaches=%d seconds=%.2f input_tokens=%d output_tokens=%d",
+            live.run_id,
+            len(plan.approaches),
+            completion.seconds,
+            completion.usage.input_tokens,
+            completion.usage.output_tokens,
+        )
+        live.total = len(plan.approaches)
+        live.plan_tokens = completion.usage.total
+        self.count_call("orchestrator", True, completion.usage)
+        self.store.update_run(
+            live.run_id,
+            analysis=plan.analysis,
+            plan_seconds=completion.seconds,
+            input_tokens=completion.usage.input_tokens,
+            output_tokens=completion.usage.output_tokens,
+        )
+        final = analysis_message(plan.analysis, plan.approaches, cut_short=plan.cut_short)
+        self._show_analysis(live, lambda: final, Kind.FINAL)
+        self.update_parent(live.slack, self._progress(live), Kind.LIVE)
+
+    def _on_worker_started(self, live: LiveRun, index: int, approach: Approach) -> None:
+        variation_id = self._variation_id(live, index, approach)
+        ts = live.variation_ts[index] = live.slack.reply(writing_message(index, approach))
+        # Known at once, so that after a crash the restart can tell this message it was interrupted.
+        self.store.update_variation(variation_id, message_ts=ts)
+
+    def _on_worker_finished(self, live: LiveRun, result: WorkerResult) -> None:
+        variation_id = self._variation_id(live, result.index, result.approach)
+        log.info(
+            "run=%d step=variation position=%d type=%s status=%s seconds=%.2f input_tokens=%d output_tokens=%d%s",
+            live.run_id,
+            result.index,
+            result.approach.type,
+            "done" if result.ok else "failed",
+            result.seconds,
+            result.usage.input_tokens,
+            result.usage.output_tokens,
+            f" error={result.error!r}" if result.error else "",
+        )
+        self.finish_variation(live.slack, variation_id, result, live.variation_ts.get(result.index), live.deliveries)
+        live.results[result.index] = result  # only once stored: until then it counts as unfinished
+        if live.total:
+            self.update_parent(live.slack, self._progress(live), Kind.LIVE)
+
+    def _on_run_finished(self, live: LiveRun, finished: RunFinished) -> None:
+        result = finished.result
+        log.info(
+            "run=%d step=finished status=%s seconds=%.2f input_tokens=%d output_tokens=%d",
+            live.run_id,
+            result.status,
+            result.seconds,
+            result.usage.input_tokens,
+            result.usage.output_tokens,
+        )
+        self.store.update_run(
+            live.run_id,
+            status=result.status,
+            finished_at=now(),
+            seconds=result.seconds,
+            input_tokens=result.usage.input_tokens,
+            output_tokens=result.usage.output_tokens,
+        )
+        self._end(live)
+
+    def _on_storage_failed(self, live: LiveRun, error: sqlite3.Error) -> None:
+        """The database stopped taking writes mid-run: Slack still shows how the run ended, and recovery
+        marks its rows once the database takes writes again."""
+        log.error("run=%d step=storage_failed error=%s", live.run_id, error)
+        self._finish_unfinished(live, STORAGE_FAILED)
+        progress = Progress("failed", error=STORAGE_FAILED, seconds=time.monotonic() - live.started)
+        parent = parent_message(live.origin.user_id, live.task, live.context, progress)
+        self.outbox.wait(live.deliveries, timeout=self.outbox.policy.deadline)
+        live.slack.update(live.slack.ts, lambda: [parent], Kind.FINAL)
+
+    def _finish_unfinished(self, live: LiveRun, reason: str) -> None:
+        """Approaches that were still being written end as failed, in Slack (the text so far is void)."""
+        for index, ts in live.variation_ts.items():
+            if index in live.results or ts is None:
+                continue
+            message = failed_variation_message(index, live.approaches[index], reason)
+            live.slack.update(ts, lambda message=message: [message], Kind.FINAL)
+            live.deliveries.append(ts)
+
+    def _end(self, live: LiveRun) -> None:
+        """The parent's final state, once every variation's final state is delivered."""
+        self.outbox.wait(live.deliveries, timeout=self.outbox.policy.deadline)
+        self.update_parent(live.slack, None, Kind.FINAL)
+
+    # shared with follow-ups
+
+    def finish_variation(
+        self,
+        slack: SlackThread,
+        variation_id: int,
+        result: WorkerResult,
+        placeholder: str | None,
+        deliveries: list[Hashable],
+    ) -> None:
+        """Store a written (or failed) variation, then deliver its final messages; the database learns
+        which message holds its buttons, or that none could be shown."""
+        self.count_call("synthesis" if result.approach.type == SYNTHESIS else "worker", result.ok, result.usage)
+        self.metrics.variations.labels("done" if result.ok else "failed").inc()
+        self.store.update_variation(
+            variation_id,
+            text=result.text,
+            status="done" if result.ok else "failed",
+            error=result.error,
+            model=result.model,
+            seconds=result.seconds,
+            input_tokens=result.usage.input_tokens,
+            output_tokens=result.usage.output_tokens,
+            stop_reason=result.stop_reason,
+            finished_at=now(),
+        )
+        row = self.store.variation(variation_id)
+        assert row is not None
+        if result.ok:
+            messages = stored_variation_messages(row)
+        else:
+            note = row["instruction"]
+            messages = [failed_variation_message(numbered(row), result.approach, result.error or "", note, row["id"])]
+
+        def moved(ts: str) -> None:
+            self.store.update_variation(variation_id, message_ts=ts)
+
+        def lost() -> None:
+            log.error("run=%d step=variation_not_shown variation=%d", slack.run_id, variation_id)
+            self.store.update_variation(variation_id, message_ts=None)
+
+        deliveries.append(
+            slack.finish(("variation", variation_id), placeholder, messages, on_moved=moved, on_lost=lost)
+        )
+
+    def update_parent(self, slack: SlackThread, progress: Progress | None, kind: Kind) -> None:
+        """Rewrite the parent: with `progress` while the run goes on, else its stored outcome."""
+        build = functools.partial(stored_parent, self.store, slack.run_id, progress)
+        slack.update(slack.ts, lambda: [build()], kind)
+
+    def count_call(self, role: str, ok: bool, usage: Usage) -> None:
+        self.metrics.model_calls.labels(role, "ok" if ok else "error").inc()
+        self.metrics.model_tokens.labels("input").inc(usage.input_tokens)
+        self.metrics.model_tokens.labels("output").inc(usage.output_tokens)
+
+    # helpers
+
+    def _status(self, run_id: int) -> str:
+        try:
+            run = self.store.run(run_id)
+        except sqlite3.Error:
+            return "unknown"
+        return str(run["status"]) if run else "unknown"
+
+    def _variation_id(self, live: LiveRun, index: int, approach: Approach) -> int:
+        if index not in live.variation_ids:
+            live.approaches[index] = approach
+            with self.in_flight.creating():
+                variation_id = self.store.add_variation(live.run_id, index, approach.type, approach.description)
+                self.in_flight.hold(variation=variation_id)
+            live.variation_ids[index] = variation_id
+        return live.variation_ids[index]
+
+    def _progress(self, live: LiveRun) -> Progress:
+        return Progress(
+            "writing",
+            total=live.total,
+            finished=len(live.results),
+            failed=sum(not r.ok for r in live.results.values()),
+            seconds=time.monotonic() - live.started,
+            tokens=live.plan_tokens + sum(r.usage.total for r in live.results.values()),
+        )
+
+
+def _ignore(*_: object) -> None:
+    """For deliveries whose outcome changes nothing stored."""

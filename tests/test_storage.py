@@ -1,0 +1,105 @@
+"""Storage failures are visible: a request that cannot be recorded is told so, /healthz checks writes,
+a run whose database stops taking writes still ends visibly in Slack, and once writes work again no run
+is left "running"."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import build
+from bot.config import Settings
+from bot.server import HttpServer
+from tests.conftest import CHANNEL, Bot, anthropic_client, bot_env
+from tests.fakes.anthropic_api import FakeAnthropicAPI
+from tests.fakes.slack_api import FakeSlackAPI
+from tests.scripted import Script
+from tests.test_app import buttons, texts
+
+
+def read_only(bot: Bot, on: bool) -> None:
+    """Make the app's database refuse every write, as a full or read-only disk does."""
+    bot.store.db.execute(f"PRAGMA query_only = {int(on)}")
+
+
+def healthz(bot: Bot) -> tuple[int, dict[str, object]]:
+    url = bot.url.replace("/slack/events", "/healthz")
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def quick_bot(slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path) -> Iterator[Bot]:
+    """The bot with recovery looking for orphans five times a second."""
+    settings = Settings.from_env(bot_env(slack, claude, tmp_path / "variations.db"))
+    services = build(settings, anthropic_client=anthropic_client(claude), heartbeat=0.2)
+    server = HttpServer(services.app, services.ack_first, services.health, host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield Bot(server.url, services.store, slack, claude)
+    finally:
+        server.stop()
+        services.close()
+
+
+def test_a_request_that_cannot_be_recorded_is_told_so(bot: Bot) -> None:
+    read_only(bot, True)
+    assert bot.command("Write a tagline") == (200, "")
+    answer = bot.slack.wait_for(lambda: bot.slack.responses("command"))[0]
+    assert answer["response_type"] == "ephemeral" and "couldn't record this request" in answer["text"]
+    assert bot.slack.calls("chat.postMessage") == [] and bot.claude.requests() == []
+    status, report = healthz(bot)
+    assert status == 503 and report["ok"] is False and "readonly" in str(report["database"])
+    read_only(bot, False)
+    assert healthz(bot)[0] == 200
+
+
+def test_a_click_that_cannot_be_saved_is_told_so(bot: Bot) -> None:
+    bot.command("Write a tagline")
+    bot.wait_run()
+    read_only(bot, True)
+    assert bot.click(1, "up")[0] == 200
+    note = bot.slack.wait_for(lambda: bot.slack.responses("click-U0001"))[0]
+    assert "could not be saved" in note["text"]
+    read_only(bot, False)
+    assert bot.store.db["feedback"].count == 0
+
+
+def test_a_run_whose_database_fails_ends_visibly_and_is_recovered(quick_bot: Bot) -> None:
+    bot = quick_bot
+    release = threading.Event()
+
+    def worker(kind: str) -> str:
+        release.wait(timeout=30)
+        return f"<response>{kind} text</response>"
+
+    bot.claude.responder = Script(worker=worker)
+    bot.command("Write a tagline")
+    bot.slack.wait_for(lambda: len([v for v in bot.store.variations(1) if v["message_ts"]]) == 3)
+    read_only(bot, True)
+    release.set()
+    parent_ts = bot.store.run(1)["message_ts"]
+    parent = bot.slack.wait_for(
+        lambda: (m := bot.slack.message(CHANNEL, parent_ts)) and "Failed" in texts(m) and m
+    )
+    assert "database could not be written" in texts(parent)
+    for message in bot.slack.thread(CHANNEL, parent_ts):
+        assert "Writing…" not in texts(message)
+    assert bot.store.run(1)["status"] == "running"  # the database could not be told
+    read_only(bot, False)
+    assert bot.slack.wait_for(lambda: bot.store.run(1)["status"] == "interrupted")
+    assert bot.slack.wait_for(lambda: "Interrupted" in texts(bot.slack.message(CHANNEL, parent_ts)))
+    for row in bot.store.variations(1):
+        assert row["status"] == "interrupted"
+        assert bot.slack.wait_for(
+            lambda row=row: buttons(bot.slack.message(CHANNEL, row["message_ts"])) == {"retry": "🔁 Retry"}
+        )
