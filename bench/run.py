@@ -8,7 +8,11 @@ Measures, in one go:
 2. time from the command to the first visible analysis text, against the orchestrator's time to first token;
 3. 20 and 100 concurrent commands: ack latency, completion time relative to one run, Slack calls per run,
    the app's peak memory;
-4. 30 users voting on one variation at once: click ack latency, rows logged, final counts.
+4. 30 users voting on one variation at once: click ack latency, rows logged, final counts;
+5. the same clicks (on another variation) and 20 concurrent commands while every Slack call takes 1.5 s;
+6. the same again during a 429 storm (chat.update and chat.postMessage answer 429, Retry-After 20 s),
+   and the recovery once it ends;
+7. the scoreboard (`/variations stats`) on a big workspace, from bench/stats_bench.py (no app process).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stats_bench import measure as measure_stats  # noqa: E402
 from tests.fakes import free_port, wait_for  # noqa: E402
 from tests.fakes.anthropic_api import CHARS_PER_TOKEN, FakeAnthropicAPI, FakeReply  # noqa: E402
 from tests.fakes.signing import block_actions_body, signed_headers, slash_command_body  # noqa: E402
@@ -44,6 +50,12 @@ SECRET = "bench-signing-secret"
 TTFT = 0.3  # seconds before the first token, every call
 CALL_SECONDS = 1.0  # whole duration of every model call: time to first token + streaming
 WORKER_TEXT = "<response>\n" + "A clear, useful paragraph about the product. " * 20 + "\n</response>"
+SLOW_SLACK = 1.5  # seconds every Web API call and response_url answer takes in the "Slack slow" rows
+STORM_RETRY_AFTER = 20  # seconds, the Retry-After of every 429 in the storm
+STORM_SECONDS = 5.0  # how long the storm lasts after its bursts were acknowledged
+STORM_METHODS = ("chat.update", "chat.postMessage")
+VOTERS = 30
+BURST_COMMANDS = 20
 
 
 # The app gets a core of its own, the fakes and the load generator the rest, as in production where Slack
@@ -136,8 +148,8 @@ class App:
         body = slash_command_body(text=text, response_url=self.slack.response_url("bench"))
         return self.post(body, signed_headers(body, SECRET))
 
-    def command_body(self, text: str, user: str) -> str:
-        return slash_command_body(text=text, user_id=user, response_url=self.slack.response_url("bench"))
+    def command_body(self, text: str, user: str, response_key: str = "bench") -> str:
+        return slash_command_body(text=text, user_id=user, response_url=self.slack.response_url(response_key))
 
     def burst(self, bodies: list[str]) -> list[tuple[int, float]]:
         """Send all requests at the same instant; each one's status and seconds from sent to answered.
@@ -198,6 +210,12 @@ def done_at(slack: FakeSlackAPI, parent_ts: str) -> float | None:
     return None
 
 
+def done_time(slack: FakeSlackAPI, text: str) -> float | None:
+    """When the run with this task text was done (the fake's clock), None while it is not."""
+    parent = parent_of(slack, text)
+    return None if parent is None else done_at(slack, parent["ts"])
+
+
 def wait_done(slack: FakeSlackAPI, texts: list[str], timeout: float) -> dict[str, float]:
     """Wait until every run (by its unique task text) is done; their completion times."""
     deadline = time.monotonic() + timeout
@@ -213,6 +231,63 @@ def wait_done(slack: FakeSlackAPI, texts: list[str], timeout: float) -> dict[str
     if len(finished) < len(texts):
         raise SystemExit(f"only {len(finished)} of {len(texts)} runs finished within {timeout:.0f}s")
     return finished
+
+
+def shows_votes(slack: FakeSlackAPI, message_ts: str, up: int) -> bool:
+    """The message holding a variation's buttons shows `up` 👍."""
+    message = next(m for m in slack.messages("C0001") if m["ts"] == message_ts)
+    return f"👍 {up}" in str(message["blocks"])
+
+
+def within(predicate: Callable[[], object], timeout: float) -> float | None:
+    """Seconds until `predicate` held, or None when it did not within `timeout`."""
+    started = time.monotonic()
+    try:
+        wait_for(predicate, timeout=timeout, interval=0.05)
+    except AssertionError:
+        return None
+    return time.monotonic() - started
+
+
+def settle(slack: FakeSlackAPI, quiet: float = 2.0, timeout: float = 90.0) -> None:
+    """Wait until the app has made no Slack call for `quiet` seconds, so one row's tail does not run
+    into the next row."""
+    deadline = time.monotonic() + timeout
+    seen, since = len(slack.calls()), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet:
+        time.sleep(0.2)
+        now = len(slack.calls())
+        if now != seen:
+            seen, since = now, time.monotonic()
+
+
+def in_flight(arrivals: list[float], seconds: float) -> int:
+    """The most calls answered at the same time, when each takes `seconds` (the fake's latency)."""
+    return max((sum(1 for t in arrivals if start <= t < start + seconds) for start in arrivals), default=0)
+
+
+def unvoted_variation(db: Path) -> tuple[int, str]:
+    """A finished variation nobody has clicked on yet, and the ts of the message holding its buttons."""
+    with sqlite3.connect(db) as conn:
+        variation_id, message_ts = conn.execute(
+            "select id, message_ts from variations where status = 'done' and message_ts is not null"
+            " and id not in (select variation_id from feedback) order by id limit 1"
+        ).fetchone()
+    return variation_id, message_ts
+
+
+def clicks_logged(db: Path, variation_id: int) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("select count(*) from feedback where variation_id = ?", [variation_id]).fetchone()[0])
+
+
+def acked(acks: list[tuple[int, float]]) -> tuple[str, bool]:
+    """p50/p99/max of a burst's acks, and whether all were 200 with p99 < 100 ms."""
+    latencies = [seconds for _, seconds in acks]
+    statuses_ok = all(status == 200 for status, _ in acks)
+    p99 = percentile(latencies, 99)
+    text = f"p50 {ms(percentile(latencies, 50))}, p99 {ms(p99)}, max {ms(max(latencies))}"
+    return text + ("" if statuses_ok else " (some acks failed!)"), statuses_ok and p99 < 0.1
 
 
 @dataclass
@@ -269,18 +344,8 @@ def concurrent_runs(app: App, slack: FakeSlackAPI, n: int, single: float, result
     acks = app.burst([app.command_body(text, f"UBENCH{i:03}") for i, text in enumerate(texts)])
     finished = wait_done(slack, texts, timeout=300)
     completion = max(finished.values()) - started
-    latencies = [seconds for _, seconds in acks]
-    statuses_ok = all(status == 200 for status, _ in acks)
-    p99 = percentile(latencies, 99)
-    results.append(
-        Result(
-            f"3. {n} concurrent commands: ack latency",
-            f"p50 {ms(percentile(latencies, 50))}, p99 {ms(p99)}, max {ms(max(latencies))}"
-            + ("" if statuses_ok else " (some acks failed!)"),
-            "p99 < 100 ms",
-            statuses_ok and p99 < 0.1,
-        )
-    )
+    summary, met = acked(acks)
+    results.append(Result(f"3. {n} concurrent commands: ack latency", summary, "p99 < 100 ms", met))
     time.sleep(1.5)  # let coalesced live updates settle before counting calls
     calls = (len(slack.calls()) - calls_before) / n
     results.append(
@@ -295,23 +360,10 @@ def concurrent_runs(app: App, slack: FakeSlackAPI, n: int, single: float, result
 
 
 def votes(app: App, slack: FakeSlackAPI, db: Path, results: list[Result]) -> None:
-    with sqlite3.connect(db) as conn:
-        variation_id, message_ts = conn.execute(
-            "select id, message_ts from variations where status = 'done' order by id limit 1"
-        ).fetchone()
-    acks = app.burst([app.click_body(variation_id, message_ts, f"UVOTER{i:02}") for i in range(30)])
-
-    def counted() -> bool:
-        message = next(m for m in slack.messages("C0001") if m["ts"] == message_ts)
-        return "👍 30" in str(message["blocks"])
-
-    shown = True
-    try:
-        wait_for(counted, timeout=10)
-    except AssertionError:
-        shown = False
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("select count(*) from feedback where variation_id = ?", [variation_id]).fetchone()[0]
+    variation_id, message_ts = unvoted_variation(db)
+    acks = app.burst([app.click_body(variation_id, message_ts, f"UVOTER{i:02}") for i in range(VOTERS)])
+    shown = within(lambda: shows_votes(slack, message_ts, VOTERS), timeout=10) is not None
+    rows = clicks_logged(db, variation_id)
     latencies = [seconds for _, seconds in acks]
     rewrites = sum(1 for c in slack.calls("chat.update") if c.params.get("ts") == message_ts)
     p99 = percentile(latencies, 99)
@@ -324,6 +376,128 @@ def votes(app: App, slack: FakeSlackAPI, db: Path, results: list[Result]) -> Non
             p99 < 0.1 and rows == 30 and shown and all(s == 200 for s, _ in acks),
         )
     )
+
+
+def slack_slow(app: App, slack: FakeSlackAPI, db: Path, results: list[Result]) -> None:
+    """Clicks and commands while every Slack call takes SLOW_SLACK seconds: the acks must not wait on Slack."""
+    variation_id, message_ts = unvoted_variation(db)
+    alone = "Write a tagline, Slack slow, alone"
+    texts = [f"Write a tagline, Slack slow, number {i}" for i in range(BURST_COMMANDS)]
+    slack.latency = SLOW_SLACK
+    try:
+        started = time.monotonic()
+        assert app.command(alone)[0] == 200
+        one_run = wait_done(slack, [alone], timeout=60)[alone] - started
+        settle(slack)
+        clicks = app.burst([app.click_body(variation_id, message_ts, f"USLOW{i:02}") for i in range(VOTERS)])
+        shown = within(lambda: shows_votes(slack, message_ts, VOTERS), timeout=30)
+        rows = clicks_logged(db, variation_id)
+        started = time.monotonic()
+        commands = app.burst([app.command_body(text, f"USLOWCMD{i:02}", f"slow{i}") for i, text in enumerate(texts)])
+        finished = wait_done(slack, texts, timeout=180)
+        completion = max(finished.values()) - started
+        updates = [c.time for c in slack.calls("chat.update") if c.time >= started]
+        settle(slack)
+    finally:
+        slack.latency = 0.0
+    name = f"5. Slack slow ({SLOW_SLACK} s per call)"
+    summary, met = acked(clicks)
+    results.append(
+        Result(
+            f"{name}: {VOTERS} users voting at once",
+            f"click ack {summary}; {rows} of {VOTERS} clicks logged; buttons show 👍 {VOTERS}: "
+            + (f"yes, {shown:.1f} s after the clicks" if shown is not None else "NO"),
+            "p99 < 100 ms, 30 rows, exact count",
+            met and rows == VOTERS and shown is not None,
+        )
+    )
+    summary, met = acked(commands)
+    results.append(
+        Result(
+            f"{name}: {BURST_COMMANDS} concurrent commands",
+            f"ack {summary}; all {BURST_COMMANDS} runs done after {completion:.1f} s (one alone: {one_run:.1f} s), "
+            f"{len(updates)} chat.updates, at most {in_flight(updates, SLOW_SLACK)} at a time",
+            "p99 < 100 ms",
+            met,
+        )
+    )
+
+
+def storm(app: App, slack: FakeSlackAPI, db: Path, results: list[Result]) -> None:
+    """Clicks and commands while chat.update and chat.postMessage answer 429 with a long Retry-After; then
+    the storm ends and the counts must appear and a new run must go through."""
+    variation_id, message_ts = unvoted_variation(db)
+    texts = [f"Write a tagline, 429 storm, number {i}" for i in range(BURST_COMMANDS)]
+    raging = threading.Event()
+    raging.set()
+    for method in STORM_METHODS:
+        slack.fail_next(
+            method, status=429, retry_after=STORM_RETRY_AFTER, times=10**9, when=lambda _params: raging.is_set()
+        )
+    refused_before = sum(1 for c in slack.calls() if c.faulted)
+    began = time.monotonic()
+    clicks = app.burst([app.click_body(variation_id, message_ts, f"USTORM{i:02}") for i in range(VOTERS)])
+    commands = app.burst([app.command_body(text, f"USTORMCMD{i:02}", f"storm{i}") for i, text in enumerate(texts)])
+    rows = clicks_logged(db, variation_id)
+    told = within(lambda: all(slack.responses(f"storm{i}") for i in range(BURST_COMMANDS)), timeout=STORM_SECONDS)
+    time.sleep(max(0.0, began + STORM_SECONDS - time.monotonic()))
+    notes = {str(body.get("text")) for i in range(BURST_COMMANDS) for body in slack.responses(f"storm{i}")}
+    with sqlite3.connect(db) as conn:
+        failed = conn.execute(
+            "select count(*) from runs where task like 'Write a tagline, 429 storm, number %' and status = 'failed'"
+        ).fetchone()[0]
+    refused = sum(1 for c in slack.calls() if c.faulted) - refused_before
+    counted_during = shows_votes(slack, message_ts, VOTERS)
+    raging.clear()
+    shown = within(lambda: shows_votes(slack, message_ts, VOTERS), timeout=3 * STORM_RETRY_AFTER)
+    after = "Write a tagline, after the 429 storm"
+    started = time.monotonic()
+    status, _ = app.command(after)
+    try:
+        done: float | None = wait_for(lambda: done_time(slack, after), timeout=30, interval=0.05) - started
+    except AssertionError:
+        done = None
+    name = f"6. 429 storm ({' and '.join(STORM_METHODS)} answer 429, Retry-After {STORM_RETRY_AFTER} s)"
+    summary, met = acked(clicks)
+    results.append(
+        Result(
+            f"{name}: {VOTERS} users voting at once",
+            f"click ack {summary}; {rows} of {VOTERS} clicks logged",
+            "p99 < 100 ms, 30 rows",
+            met and rows == VOTERS,
+        )
+    )
+    summary, met = acked(commands)
+    results.append(
+        Result(
+            f"{name}: {BURST_COMMANDS} concurrent commands",
+            f"ack {summary}; {failed} of the {BURST_COMMANDS} runs could not post their first message and ended; "
+            + (f"all {BURST_COMMANDS} people were told" if told is not None else "NOT everyone was told")
+            + (": " + " / ".join(f"“{note}”" for note in sorted(notes)) if notes else ""),
+            "p99 < 100 ms",
+            met,
+        )
+    )
+    results.append(
+        Result(
+            "6. after the storm",
+            f"{refused} calls answered 429 during its {STORM_SECONDS:.0f} s; counts shown during it: "
+            f"{'yes' if counted_during else 'no'}; buttons show 👍 {VOTERS} "
+            + (f"{shown:.1f} s after it ended" if shown is not None else "NEVER")
+            + f" (the Retry-After of the counts' 429 was {STORM_RETRY_AFTER} s); a new run "
+            + (f"done {done:.2f} s after its command" if done is not None else "did NOT finish"),
+            "counts shown within the Retry-After + a few s, a new run done",
+            shown is not None and shown <= STORM_RETRY_AFTER + 5 and status == 200 and done is not None,
+        )
+    )
+
+
+def scoreboard(results: list[Result]) -> None:
+    for name, value, target, met in measure_stats():
+        measured = target.strip() in ("", "-", "measured")
+        results.append(
+            Result(f"7. scoreboard: {name}", value, "measured" if measured else target, None if measured else met)
+        )
 
 
 def machine() -> str:
@@ -343,15 +517,29 @@ def report(results: list[Result], path: Path) -> str:
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}, by `.venv/bin/python bench/run.py`.",
         "",
-        "The app runs as `python -m bot` in HTTP mode in its own process; the fake Slack Web API (no added",
-        f"latency) and the fake Anthropic API run in the benchmark's process. Every model call takes "
-        f"{CALL_SECONDS:.1f} s: {TTFT:.1f} s to the first token, then the text streamed evenly.",
+        "The app runs as `python -m bot` in HTTP mode in its own process; the fake Slack Web API and the fake",
+        "Anthropic API run in the benchmark's process. Every model call takes "
+        f"{CALL_SECONDS:.1f} s: {TTFT:.1f} s to the first token, then",
+        "the text streamed evenly. Slack answers at once, except in rows 5 and 6:",
+        "",
+        f"- 5: every Web API call and response_url answer takes {SLOW_SLACK} s;",
+        f"- 6: a 429 storm: every {' and every '.join(STORM_METHODS)} is answered 429 with Retry-After "
+        f"{STORM_RETRY_AFTER} s for {STORM_SECONDS:.0f} s",
+        "  (other methods and response_url answer normally), then the storm ends.",
+        "",
+        f"Both repeat row 4's {VOTERS} simultaneous clicks (on a variation nobody has voted on yet) and a burst of "
+        f"{BURST_COMMANDS} commands",
+        "from different people. The app makes no Slack call before it acknowledges a command or a click, so",
+        "neither should move the acks. Rows 7 come from `bench/stats_bench.py`, run in the benchmark's process",
+        "after the app has stopped.",
         "",
         "Ack latencies are timed from the moment a request's bytes are sent on an open connection to its",
         "first response bytes. The app is pinned to one core and the benchmark (fakes and load generator) to",
         "the other, as in production where Slack and Anthropic are not on the app's machine; a Python",
         "process uses about one core anyway. Completion under 100 concurrent runs is bounded by the worker",
-        "pool (`VARIATIONS_WORKER_THREADS`, 64 model calls at once for 400 calls) and by the one core.",
+        "pool (`VARIATIONS_WORKER_THREADS`, 64 model calls at once for 400 calls) and by the one core. With",
+        "Slack slow (row 5) it is bounded by the outbox's sender threads: each `chat.update` holds one for the",
+        f"whole {SLOW_SLACK} s, so there are never more in flight than threads.",
         "",
         "| measure | result | target | met |",
         "|---|---|---|---|",
@@ -386,8 +574,12 @@ def main() -> int:
             votes(app, slack, db, results)
             for n in (20, 100):
                 concurrent_runs(app, slack, n, single, results)
+            settle(slack)
+            slack_slow(app, slack, db, results)
+            storm(app, slack, db, results)
         finally:
             app.stop()
+    scoreboard(results)  # in this process, with the app stopped: it measures the database alone
     print(report(results, args.out))
     missed = [r.name for r in results if r.ok is False]
     if missed:

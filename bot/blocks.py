@@ -8,19 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from bot.store import Tally
+from bot.kit import SECTION_LIMIT, Block, Message, actions, button, context_block, fallback, section
+from bot.rows import RunRow, RunStatus, Tally, VariationRow
 from bot.text import escape, markdown_to_mrkdwn, split_text, truncate_plain
 from orchestrator.engine import SYNTHESIS
 from orchestrator.parsing import Approach
 
-Message = dict[str, Any]
-Block = dict[str, Any]
-
-SECTION_LIMIT = 3000  # characters of text in one section block
+NO_VOTES = Tally()
 SECTIONS_PER_MESSAGE = 10  # well under the 50-block limit, and ~30k characters of text per message
-FALLBACK_LIMIT = 150  # notification text: a summary, the blocks carry the content
 VOTE_UP = "vote_up"
 VOTE_DOWN = "vote_down"
 REGENERATE = "regenerate"
@@ -32,7 +28,7 @@ SYNTHESIZE = "synthesize"
 class Progress:
     """Where a run stands, for the parent message's status line."""
 
-    phase: str  # planning | writing | done | partial | failed
+    phase: RunStatus
     total: int = 0
     finished: int = 0
     failed: int = 0
@@ -49,16 +45,16 @@ def status_line(progress: Progress) -> str:
         cost += f" · {progress.seconds:.1f}s"
     if progress.tokens:
         cost += f" · {progress.tokens:,} tokens"
-    if progress.phase == "planning":
+    if progress.phase == RunStatus.PLANNING:
         return "⏳ Planning approaches…"
-    if progress.phase == "writing":
+    if progress.phase == RunStatus.RUNNING:
         return f"✍️ Writing {progress.total} approaches: {progress.finished} of {progress.total} done{cost}"
-    if progress.phase == "interrupted":
+    if progress.phase == RunStatus.INTERRUPTED:
         written = progress.total - progress.failed
         return f"⚠️ Interrupted by a restart: {written} of {progress.total} variations written{cost}"
-    if progress.phase == "failed" and progress.total and progress.failed == progress.total:
+    if progress.phase == RunStatus.FAILED and progress.total and progress.failed == progress.total:
         return f"⚠️ All {progress.total} approaches failed{cost}"
-    if progress.phase == "failed":
+    if progress.phase == RunStatus.FAILED:
         reason = f": {escape(progress.error)}" if progress.error else ""
         return f"⚠️ Failed{reason}{cost}"
     written = progress.total - progress.failed
@@ -71,19 +67,6 @@ def status_line(progress: Progress) -> str:
     if progress.failed:
         return f"⚠️ Done: {written} of {progress.total} variations written, {progress.failed} failed{cost}"
     return f"✅ Done: {progress.total} variations{cost}"
-
-
-def _fallback(text: str) -> str:
-    """The message's `text`: shown in notifications and parsed for mentions, so escaped and short."""
-    return truncate_plain(escape(" ".join(text.split())), FALLBACK_LIMIT)
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
 def _quote(text: str) -> str:
@@ -101,33 +84,64 @@ def parent_message(
 ) -> Message:
     """The channel message a run hangs its thread on: who asked, the request, its context, the status,
     the leading approach once votes come in, and (with `synthesize_run`) the button to combine them."""
-    blocks: list[Block] = [_section(f"<@{user_id}> asked for variations:")]
-    blocks += [_section(_quote(chunk)) for chunk in split_text(escape(task.strip()), SECTION_LIMIT - 200)]
+    blocks: list[Block] = [section(f"<@{user_id}> asked for variations:")]
+    blocks += [section(_quote(chunk)) for chunk in split_text(escape(task.strip()), SECTION_LIMIT - 200)]
     if context:
         pairs = " · ".join(f"*{escape(key)}:* {escape(value)}" for key, value in context.items())
-        blocks.append(_context(truncate_plain(pairs, SECTION_LIMIT)))
-    blocks.append(_context(status_line(progress)))
+        blocks.append(context_block(truncate_plain(pairs, SECTION_LIMIT)))
+    blocks.append(context_block(status_line(progress)))
     if leader:
-        blocks.append(_section(leader))
+        blocks.append(section(leader))
     if synthesize_run is not None:
-        button = _button(SYNTHESIZE, "🧩 Synthesize the best", str(synthesize_run))
-        blocks.append({"type": "actions", "block_id": f"run-{synthesize_run}", "elements": [button]})
-    return {"text": _fallback(f"Variations: {task.strip()}"), "blocks": blocks}
+        synthesize = button(SYNTHESIZE, "🧩 Synthesize the best", str(synthesize_run))
+        blocks.append(actions(f"run-{synthesize_run}", synthesize))
+    return {"text": fallback(f"Variations: {task.strip()}"), "blocks": blocks}
 
 
-def leader_line(variations: Sequence[Mapping[str, Any]], tallies: Mapping[int, Tally]) -> str | None:
+def leader_line(variations: Sequence[VariationRow], tallies: Mapping[int, Tally]) -> str | None:
     """Who leads by net votes (👍 minus 👎) and how many votes there are; None before the first vote."""
-    votes = sum(t.up + t.down for t in tallies.values())
+    votes = sum(t.votes for t in tallies.values())
     if not votes:
         return None
-    voted = [v for v in variations if v["id"] in tallies]
-    best = max(tallies[v["id"]].net for v in voted)
-    leaders = [v for v in voted if tallies[v["id"]].net == best]
-    names = " and ".join(approach_title(numbered(v), Approach(v["type"], "")) for v in leaders)
+    voted = [v for v in variations if v.id in tallies]
+    best = max(tallies[v.id].net for v in voted)
+    leaders = [v for v in voted if tallies[v.id].net == best]
+    names = " and ".join(approach_title(v.shown_position, Approach(v.type, "")) for v in leaders)
     total = f"{votes} vote{'s' if votes != 1 else ''} on {len(voted)} variation{'s' if len(voted) != 1 else ''}"
     if len(leaders) > 1:
         return f"🤝 Tied at {best:+d}: {names} · {total}"
     return f"🏆 Leading: {names} ({best:+d}) · {total}"
+
+
+def stored_progress(run: RunRow, variations: Sequence[VariationRow]) -> Progress:
+    """The status line of a run that is no longer being written, from its rows."""
+    planned = [v for v in variations if v.planned]
+    return Progress(
+        run.status,
+        total=len(planned),
+        finished=len(planned),
+        failed=sum(not v.written for v in planned),
+        seconds=run.seconds,
+        tokens=run.tokens,
+        error="no approaches could be planned" if run.status == RunStatus.FAILED and not planned else None,
+        unshown=sum(v.written and not v.message_ts for v in planned),
+    )
+
+
+def run_parent_message(
+    run: RunRow, variations: Sequence[VariationRow], tallies: Mapping[int, Tally], progress: Progress | None = None
+) -> Message:
+    """`parent_message` for a stored run: live `progress` while it runs, else its stored outcome; the
+    leader, and the synthesize button once at least two variations were written."""
+    can_synthesize = run.status.finished and sum(v.written for v in variations) >= 2
+    return parent_message(
+        run.user_id,
+        run.task,
+        run.context,
+        progress or stored_progress(run, variations),
+        leader=leader_line(variations, tallies),
+        synthesize_run=run.id if can_synthesize else None,
+    )
 
 
 def approach_title(position: int | None, approach: Approach, note: str | None = None) -> str:
@@ -145,7 +159,7 @@ def _sections(markdown: str, limit: int | None = None) -> list[Block]:
     chunks = split_text(markdown_to_mrkdwn(markdown), SECTION_LIMIT - 2)
     if limit is not None and len(chunks) > limit:
         chunks = [*chunks[: limit - 1], chunks[limit - 1] + " …"]
-    return [_section(chunk) for chunk in chunks]
+    return [section(chunk) for chunk in chunks]
 
 
 def analysis_message(
@@ -153,18 +167,18 @@ def analysis_message(
 ) -> Message:
     """The first threaded reply: the orchestrator's reasoning and, once known, the approaches it chose.
     While `writing`, the analysis is partial and says so; `cut_short` says the plan broke off."""
-    blocks: list[Block] = [_section("🧭 *How I'll approach this*")]
+    blocks: list[Block] = [section("🧭 *How I'll approach this*")]
     blocks += _sections(analysis, limit=SECTIONS_PER_MESSAGE if writing else None)
     if writing:
-        blocks.append(_context("✍️ Thinking…"))
+        blocks.append(context_block("✍️ Thinking…"))
     if approaches:
         lines = [f"{approach_title(i, a)}: {escape(a.description)}" for i, a in enumerate(approaches)]
-        blocks += [_section(chunk) for chunk in split_text("\n".join(lines), SECTION_LIMIT)]
+        blocks += [section(chunk) for chunk in split_text("\n".join(lines), SECTION_LIMIT)]
     if cut_short:
         count = f"{len(approaches)} approach{'es' if len(approaches) != 1 else ''}"
-        blocks.append(_context(f"⚠️ The plan broke off after {count}: these are the ones it named."))
+        blocks.append(context_block(f"⚠️ The plan broke off after {count}: these are the ones it named."))
     return {
-        "text": _fallback(f"Analysis: {analysis}" if analysis else "Approaches"),
+        "text": fallback(f"Analysis: {analysis}" if analysis else "Approaches"),
         "blocks": blocks,
     }
 
@@ -173,33 +187,21 @@ def writing_message(position: int | None, approach: Approach, text: str = "", no
     """A variation while its worker writes it: the approach and the text so far (at most one message's
     worth; the finished message carries everything), without buttons yet."""
     title = f"{approach_title(position, approach, note)}: _{escape(approach.description)}_"
-    blocks = [_section(truncate_plain(title, SECTION_LIMIT)), *_sections(text, limit=SECTIONS_PER_MESSAGE)]
-    blocks.append(_context("✍️ Writing…"))
-    return {"text": _fallback(f"{approach.type}: writing…"), "blocks": blocks}
-
-
-def _button(action_id: str, label: str, value: str) -> Block:
-    return {
-        "type": "button",
-        "action_id": action_id,
-        "text": {"type": "plain_text", "text": label, "emoji": True},
-        "value": value,
-    }
+    blocks = [section(truncate_plain(title, SECTION_LIMIT)), *_sections(text, limit=SECTIONS_PER_MESSAGE)]
+    blocks.append(context_block("✍️ Writing…"))
+    return {"text": fallback(f"{approach.type}: writing…"), "blocks": blocks}
 
 
 def vote_buttons(variation_id: int, up: int, down: int) -> Block:
     """👍/👎 with their current counts, and ♻️ to write this approach again; each button's value carries
     the variation's id back on a click."""
     value = str(variation_id)
-    return {
-        "type": "actions",
-        "block_id": f"votes-{variation_id}",
-        "elements": [
-            _button(VOTE_UP, f"👍 {up}", value),
-            _button(VOTE_DOWN, f"👎 {down}", value),
-            _button(REGENERATE, "♻️ New version", value),
-        ],
-    }
+    return actions(
+        f"votes-{variation_id}",
+        button(VOTE_UP, f"👍 {up}", value),
+        button(VOTE_DOWN, f"👎 {down}", value),
+        button(REGENERATE, "♻️ New version", value),
+    )
 
 
 def variation_messages(
@@ -223,50 +225,46 @@ def variation_messages(
     messages: list[Message] = []
     for number, page in enumerate(pages, start=1):
         heading = title if len(pages) == 1 else f"{title} ({number} of {len(pages)})"
-        blocks = [_section(truncate_plain(heading, SECTION_LIMIT))] + [_section(chunk) for chunk in page]
-        fallback = f"{approach.type}: {text}"
-        messages.append({"text": _fallback(fallback), "blocks": blocks})
+        blocks = [section(truncate_plain(heading, SECTION_LIMIT))] + [section(chunk) for chunk in page]
+        messages.append({"text": fallback(f"{approach.type}: {text}"), "blocks": blocks})
     last = messages[-1]["blocks"]
     last.append(vote_buttons(variation_id, up, down))
     if footnote:
-        last.append(_context(escape(footnote)))
+        last.append(context_block(escape(footnote)))
     return messages
 
 
-def footnote(row: Mapping[str, Any]) -> str | None:
+def footnote(row: VariationRow) -> str | None:
     """The small print under a variation: model, time and tokens, from its stored row."""
     parts = []
-    if row.get("model"):
-        parts.append(str(row["model"]))
-    if row.get("seconds") is not None:
-        parts.append(f"{row['seconds']:.1f}s")
-    tokens = (row.get("input_tokens") or 0) + (row.get("output_tokens") or 0)
-    if tokens:
-        parts.append(f"{tokens:,} tokens")
-    if row.get("stop_reason") == "max_tokens":
+    if row.model:
+        parts.append(row.model)
+    if row.seconds is not None:
+        parts.append(f"{row.seconds:.1f}s")
+    if row.tokens:
+        parts.append(f"{row.tokens:,} tokens")
+    if row.stop_reason == "max_tokens":
         parts.append("stopped at the length limit")
     return " · ".join(parts) or None
 
 
-def numbered(row: Mapping[str, Any]) -> int | None:
-    """The position a planned approach is shown with; None for a synthesis or a new version."""
-    if row.get("regenerated_from") is not None or row["type"] == SYNTHESIS:
-        return None
-    return int(row["position"])
-
-
-def stored_variation_messages(row: Mapping[str, Any], up: int = 0, down: int = 0) -> list[Message]:
-    """`variation_messages` for a row of the `variations` table (used again on every vote)."""
+def stored_variation_messages(row: VariationRow, tally: Tally = NO_VOTES) -> list[Message]:
+    """`variation_messages` for a stored variation (built again on every vote)."""
     return variation_messages(
-        row["id"],
-        numbered(row),
-        Approach(row["type"], row["description"] or ""),
-        row["text"] or "",
-        up=up,
-        down=down,
+        row.id,
+        row.shown_position,
+        row.approach,
+        row.text or "",
+        up=tally.up,
+        down=tally.down,
         footnote=footnote(row),
-        note=row.get("instruction"),
+        note=row.instruction,
     )
+
+
+def stored_failed_message(row: VariationRow, reason: str) -> Message:
+    """`failed_variation_message` for a stored variation, with its Retry button."""
+    return failed_variation_message(row.shown_position, row.approach, reason, row.instruction, row.id)
 
 
 def failed_variation_message(
@@ -276,13 +274,12 @@ def failed_variation_message(
     button to try it again."""
     title = f"{approach_title(position, approach, note)}: _{escape(approach.description)}_"
     blocks = [
-        _section(truncate_plain(title, SECTION_LIMIT)),
-        _section(truncate_plain(f"⚠️ This approach failed: {escape(reason)}", SECTION_LIMIT)),
+        section(truncate_plain(title, SECTION_LIMIT)),
+        section(truncate_plain(f"⚠️ This approach failed: {escape(reason)}", SECTION_LIMIT)),
     ]
     if variation_id is not None:
-        retry = _button(RETRY, "🔁 Retry", str(variation_id))
-        blocks.append({"type": "actions", "block_id": f"retry-{variation_id}", "elements": [retry]})
-    return {"text": _fallback(f"{approach.type} failed: {reason}"), "blocks": blocks}
+        blocks.append(actions(f"retry-{variation_id}", button(RETRY, "🔁 Retry", str(variation_id))))
+    return {"text": fallback(f"{approach.type} failed: {reason}"), "blocks": blocks}
 
 
 def interrupted_message(retryable: bool) -> Message:
@@ -295,12 +292,12 @@ def interrupted_message(retryable: bool) -> Message:
         )
     else:
         text = "⚠️ The app restarted while this run was being planned. Run `/variations` again to start over."
-    return {"text": _fallback(text), "blocks": [_section(text)]}
+    return {"text": fallback(text), "blocks": [section(text)]}
 
 
 def plan_failed_message(reason: str) -> Message:
     text = f"⚠️ I couldn't plan any approaches for this request. {reason}"
-    return {"text": _fallback(text), "blocks": [_section(escape(text))]}
+    return {"text": fallback(text), "blocks": [section(escape(text))]}
 
 
 HELP_TEXT = """\
@@ -325,6 +322,6 @@ def help_message(problem: str | None = None) -> Message:
     """The ephemeral usage message, optionally led by what was wrong with the input."""
     blocks: list[Block] = []
     if problem:
-        blocks.append(_section(f"⚠️ {escape(problem)}"))
-    blocks.append(_section(HELP_TEXT))
-    return {"text": _fallback(problem or "How to use /variations"), "blocks": blocks}
+        blocks.append(section(f"⚠️ {escape(problem)}"))
+    blocks.append(section(HELP_TEXT))
+    return {"text": fallback(problem or "How to use /variations"), "blocks": blocks}

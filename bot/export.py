@@ -46,7 +46,7 @@ def export(db_path: str | Path, fmt: Format, out_dir: str | Path | None, stdout:
         raise ExportError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     with _snapshot(Path(db_path)) as db:
         if fmt == "json":
-            document = {name: _json_rows(db[name]) for name in TABLES}
+            document = {name: _json_rows(db.table(name)) for name in TABLES}
             if out_dir is None:
                 _write_json(document, stdout)
                 return []
@@ -59,7 +59,7 @@ def export(db_path: str | Path, fmt: Format, out_dir: str | Path | None, stdout:
         for name in TABLES:
             path = directory / f"{name}.csv"
             with _private(path) as file:
-                _write_csv(db[name], file)
+                _write_csv(db.table(name), file)
             written.append(path)
         return written
 
@@ -75,7 +75,7 @@ def _snapshot(path: Path) -> Iterator[Database]:
         with closing(sqlite3.connect(uri, uri=True, timeout=30)) as conn:
             db = Database(conn)
             conn.execute("begin")  # deferred: the WAL snapshot is taken at the first read and held to the end
-            missing = [name for name in TABLES if not db[name].exists()]
+            missing = [name for name in TABLES if not db.table(name).exists()]
             if missing:
                 raise ExportError(f"{path} is not a Variations database (no table {', '.join(missing)})")
             yield db

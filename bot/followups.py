@@ -4,18 +4,17 @@ finished like the run's own, and counts in the run's tokens."""
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable
 
 from slack_sdk import WebClient
 
 from bot.admission import InFlight
-from bot.blocks import numbered, writing_message
+from bot.blocks import writing_message
 from bot.outbox import Kind, Outbox
 from bot.reporter import Reporter
-from bot.store import Store, Tally
+from bot.rows import RunStatus, Tally, VariationRow, VariationStatus
+from bot.store import Store
 from bot.threads import SlackThread
 from orchestrator.engine import SYNTHESIS, Engine, Request, WorkerDelta, WorkerResult
 from orchestrator.parsing import Approach
@@ -51,53 +50,51 @@ class FollowUps:
         self._add(run_id, Approach(SYNTHESIS, brief), candidates=candidates)
 
     def regenerate(self, variation_id: int, instruction: str) -> None:
-        old = self.store.variation(variation_id)
+        old = self.store.find_variation(variation_id)
         if old is None:
             log.warning("step=regenerate_gone variation=%d", variation_id)
             return
-        approach = Approach(old["type"], old["description"] or "")
-        self._add(old["run_id"], approach, regenerated_from=variation_id, instruction=instruction.strip() or None)
+        self._add(old.run_id, old.approach, regenerated_from=variation_id, instruction=instruction.strip() or None)
 
     def retry(self, variation_id: int) -> None:
         """Write a failed variation again, into its own row and message."""
-        row = self.store.variation(variation_id)
+        row = self.store.find_variation(variation_id)
         if row is None:
             log.warning("step=retry_gone variation=%d", variation_id)
             return
-        slack, request = self._thread_of(row["run_id"])
+        slack, request = self._thread_of(row.run_id)
         with self.in_flight.creating():
-            self.store.update_variation(variation_id, status="writing", error=None, owner=self.store.owner)
+            self.store.update_variation(variation_id, status=VariationStatus.WRITING, error=None)
             self.in_flight.hold(variation=variation_id)
-        ts = row["message_ts"]
-        if ts is not None:
-            placeholder = writing_message(numbered(row), _approach(row), note=row["instruction"])
-            slack.update(ts, lambda: [placeholder], Kind.FINAL)
-        self._write_into(slack, row, ts, self._writer(row, request))
-        self._settle(row["run_id"])
+        if row.message_ts is not None:
+            placeholder = writing_message(row.shown_position, row.approach, note=row.instruction)
+            slack.update(row.message_ts, lambda: [placeholder], Kind.FINAL)
+        self._write_into(slack, row, row.message_ts, self._writer(row, request))
+        self._settle(row.run_id)
 
     def candidates(self, run_id: int) -> list[Candidate]:
         """What a synthesis combines: the best-voted written variations (positive net votes, at most
         SYNTHESIS_INPUTS, best first), or all written ones when none has any."""
         tallies = self.store.tallies(run_id)
-        written = [v for v in self.store.variations(run_id) if v["status"] == "done" and v["type"] != SYNTHESIS]
+        written = [v for v in self.store.variations(run_id) if v.written and v.type != SYNTHESIS]
 
-        def net(row: Mapping[str, Any]) -> int:
-            return tallies.get(row["id"], Tally()).net
+        def net(row: VariationRow) -> int:
+            return tallies.get(row.id, Tally()).net
 
         liked = sorted((v for v in written if net(v) > 0), key=net, reverse=True)[:SYNTHESIS_INPUTS]
-        return [Candidate(_approach(v), v["text"], net(v)) for v in liked or written]
+        return [Candidate(v.approach, v.text or "", net(v)) for v in liked or written]
 
-    def _writer(self, row: Mapping[str, Any], request: Request, candidates: list[Candidate] | None = None) -> Write:
+    def _writer(self, row: VariationRow, request: Request, candidates: list[Candidate] | None = None) -> Write:
         """A synthesis from `candidates` (recomputed when not given), a new version from the text it
         replaces, or the planned approach itself."""
-        if row["type"] == SYNTHESIS:
-            inputs = candidates if candidates is not None else self.candidates(row["run_id"])
+        if row.type == SYNTHESIS:
+            inputs = candidates if candidates is not None else self.candidates(row.run_id)
             return lambda index, on_reply: self.engine.synthesize(request, index, inputs, on_reply)
-        approach = _approach(row)
+        approach = row.approach
         revision = None
-        if row["regenerated_from"] is not None:
-            old = self.store.variation(row["regenerated_from"])
-            revision = Revision((old or {}).get("text") or "", row["instruction"] or "")
+        if row.regenerated_from is not None:
+            old = self.store.find_variation(row.regenerated_from)
+            revision = Revision((old.text if old else None) or "", row.instruction or "")
         return lambda index, on_reply: self.engine.write(request, index, approach, on_reply, revision)
 
     def _add(
@@ -123,7 +120,6 @@ class FollowUps:
             self.in_flight.hold(variation=variation_id)
         try:
             row = self.store.variation(variation_id)
-            assert row is not None
             ts = slack.reply(writing_message(None, approach, note=instruction))
             self.store.update_variation(variation_id, message_ts=ts)
         except BaseException:
@@ -131,34 +127,34 @@ class FollowUps:
             raise
         self._write_into(slack, row, ts, self._writer(row, request, candidates))
 
-    def _write_into(self, slack: SlackThread, row: Mapping[str, Any], ts: str | None, write: Write) -> None:
+    def _write_into(self, slack: SlackThread, row: VariationRow, ts: str | None, write: Write) -> None:
         """Write the variation of `row` (streamed into message `ts`) and finish it like any other; its
         id is held in flight by the caller and let go here."""
         try:
-            approach, position, note = _approach(row), numbered(row), row["instruction"]
+            approach, position, note = row.approach, row.shown_position, row.instruction
 
             def on_reply(raw: str) -> None:
                 if ts is not None:
-                    text = WorkerDelta(row["position"], raw).text
+                    text = WorkerDelta(row.position, raw).text
                     slack.update(ts, lambda: [writing_message(position, approach, text, note)], Kind.LIVE)
 
-            result = write(row["position"], on_reply)
+            result = write(row.position, on_reply)
             deliveries: list[Hashable] = []
-            self.reporter.finish_variation(slack, row["id"], result, ts, deliveries)
+            self.reporter.finish_variation(slack, row.id, result, ts, deliveries)
             self.store.add_run_tokens(slack.run_id, result.usage.input_tokens, result.usage.output_tokens)
             self.outbox.wait(deliveries, timeout=self.outbox.policy.deadline)
             self.reporter.update_parent(slack, None, Kind.FINAL)
         finally:
-            self.in_flight.drop(variation=row["id"])
+            self.in_flight.drop(variation=row.id)
 
     def _settle(self, run_id: int) -> None:
         """After a retry, a run whose planned approaches are now all written is done (else partial)."""
         run = self.store.run(run_id)
-        planned = [v for v in self.store.variations(run_id) if numbered(v) is not None]
-        if run is None or run["status"] not in ("partial", "interrupted") or not planned:
+        planned = [v for v in self.store.variations(run_id) if v.planned]
+        if run.status not in (RunStatus.PARTIAL, RunStatus.INTERRUPTED) or not planned:
             return
-        written = sum(v["status"] == "done" for v in planned)
-        status = "done" if written == len(planned) else "partial" if written else run["status"]
+        written = sum(v.written for v in planned)
+        status = RunStatus.DONE if written == len(planned) else RunStatus.PARTIAL if written else run.status
         self.store.update_run(run_id, status=status)
         slack, _ = self._thread_of(run_id)
         self.reporter.update_parent(slack, None, Kind.FINAL)
@@ -166,12 +162,5 @@ class FollowUps:
     def _thread_of(self, run_id: int) -> tuple[SlackThread, Request]:
         """A finished run's thread and request, from the database."""
         run = self.store.run(run_id)
-        if run is None:
-            raise LookupError(f"no run {run_id}")
-        context = json.loads(run["context"] or "{}")
-        slack = SlackThread(self.client, self.outbox, run["channel_id"], run["message_ts"], run_id)
-        return slack, Request(task=run["task"], context=context)
-
-
-def _approach(row: Mapping[str, Any]) -> Approach:
-    return Approach(row["type"], row["description"] or "")
+        slack = SlackThread(self.client, self.outbox, run.channel_id, run.message_ts or "", run_id)
+        return slack, Request(task=run.task, context=run.context)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -60,7 +60,7 @@ def answer(start_response: Callable[..., Any], response: BoltResponse) -> Iterab
 
 def plain(start_response: Callable[..., Any], status: int, text: str, **headers: str) -> Iterable[bytes]:
     """A short plain-text answer, as the guard gives every request it refuses."""
-    fields = {"content-type": "text/plain; charset=utf-8", **headers}
+    fields: dict[str, str | Sequence[str]] = {"content-type": "text/plain; charset=utf-8", **headers}
     return answer(start_response, BoltResponse(status=status, body=text + "\n", headers=fields))
 
 
@@ -185,7 +185,8 @@ class SlackEvents:
             context = build_context(BoltContext({}), body)
         except (AttributeError, KeyError, IndexError, TypeError, ValueError):
             raise Refused(400, "The payload's ids are not where Slack puts them.") from None
-        request = BoltRequest(body="", query=str(environ.get("QUERY_STRING") or ""), headers=headers)
+        bolt_headers: dict[str, str | Sequence[str]] = {**headers}
+        request = BoltRequest(body="", query=str(environ.get("QUERY_STRING") or ""), headers=bolt_headers)
         request.raw_body, request.body, request.context = text, body, context
         return request
 

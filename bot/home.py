@@ -13,39 +13,26 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.kit import MAX_BLOCKS, Block, Message, context_block, header, section
+from bot.rows import RunStatus
 from bot.stats import RecentRun, Stats, TypeStats
 from bot.text import escape, truncate_plain
-
-Block = dict[str, Any]
-Message = dict[str, Any]
 
 TOP_TYPES = 5  # types listed per scope
 MAX_RUNS = 10  # recent runs listed on the Home tab (2 blocks each)
 TYPE_CHARS = 60
 TASK_CHARS = 150
-MAX_BLOCKS = 50
 NO_VOTES = "No votes yet: run `/variations` and vote with 👍/👎"
 NO_RUNS = "You haven't started any runs yet. Try `/variations Write a tagline for our water bottle` in a channel."
 STATUS = {
-    "planning": "⏳ planning",
-    "running": "✍️ writing",
-    "done": "✅ done",
-    "partial": "⚠️ partly done",
-    "failed": "⚠️ failed",
+    RunStatus.PLANNING: "⏳ planning",
+    RunStatus.RUNNING: "✍️ writing",
+    RunStatus.DONE: "✅ done",
+    RunStatus.PARTIAL: "⚠️ partly done",
+    RunStatus.FAILED: "⚠️ failed",
+    RunStatus.INTERRUPTED: "⚠️ interrupted",
 }
 _SAFE_LINK = re.compile(r"^https://[^\s<>|]+$")
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
-
-
-def _header(text: str) -> Block:
-    return {"type": "header", "text": {"type": "plain_text", "text": truncate_plain(text, 150), "emoji": True}}
 
 
 def _signed(n: int) -> str:
@@ -76,13 +63,13 @@ def stats_blocks(s: Stats, *, top: int = TOP_TYPES) -> list[Block]:
     voted = [t for t in s.types if t.votes][:top]
     lines = [type_line(rank, t) for rank, t in enumerate(voted, start=1)] or [NO_VOTES]
     body = "\n".join(lines)  # at most `top` lines of ~200 characters: far below a section's 3000
-    return [_section(f"*{escape(s.scope_label)}*\n{body}"), _context(usage_line(s))]
+    return [section(f"*{escape(s.scope_label)}*\n{body}"), context_block(usage_line(s))]
 
 
 def stats_message(channel: Stats, workspace: Stats) -> Message:
     """The ephemeral answer to `/variations stats`: this channel, then this workspace."""
     blocks = [
-        _header("📊 Which approaches win"),
+        header("📊 Which approaches win"),
         *stats_blocks(channel),
         {"type": "divider"},
         *stats_blocks(workspace),
@@ -108,24 +95,24 @@ def run_blocks(run: RecentRun, permalink: str | None) -> list[Block]:
     """A run: its task (a link to its thread when we have one), then status, channel and time."""
     task = truncate_plain(escape(run.task), TASK_CHARS) or "(no task)"
     title = f"<{permalink}|{task}>" if permalink and _SAFE_LINK.match(permalink) else task
-    status = STATUS.get(run.status, escape(run.status))
+    status = STATUS[run.status]
     channel = f"<#{run.channel_id}>" if re.fullmatch(r"[A-Z0-9]+", run.channel_id or "") else ""
     details = " · ".join(part for part in (status, channel, _when(run.created_at)) if part)
-    return [_section(title), _context(details)]
+    return [section(title), context_block(details)]
 
 
 def home_view(workspace: Stats, runs: Sequence[tuple[RecentRun, str | None]]) -> dict[str, Any]:
     """The App Home tab: the workspace's scoreboard and the user's recent runs, each linking to its thread."""
     blocks: list[Block] = [
-        _header("📊 Which approaches win"),
+        header("📊 Which approaches win"),
         *stats_blocks(workspace),
-        _context("Type `/variations stats` in a channel to see that channel's numbers too."),
+        context_block("Type `/variations stats` in a channel to see that channel's numbers too."),
         {"type": "divider"},
-        _header("🕘 Your recent runs"),
+        header("🕘 Your recent runs"),
     ]
     room = (MAX_BLOCKS - len(blocks)) // 2
     for run, permalink in list(runs)[: min(MAX_RUNS, room)]:
         blocks += run_blocks(run, permalink)
     if not runs:
-        blocks.append(_section(NO_RUNS))
+        blocks.append(section(NO_RUNS))
     return {"type": "home", "blocks": blocks}

@@ -43,6 +43,11 @@ TOO_LONG = "msg_too_long"
 NEXT = "next"  # the slot of a state waiting behind one being sent
 
 
+def fixed(*messages: Message) -> Build:
+    """A build of messages known already (a final state computed once)."""
+    return lambda: list(messages)
+
+
 class Kind(IntEnum):
     LIVE = 0
     REFRESH = 1

@@ -17,12 +17,12 @@ from collections.abc import Collection
 from slack_sdk import WebClient
 
 from bot.admission import InFlight
-from bot.blocks import failed_variation_message, interrupted_message, numbered
-from bot.outbox import Kind, Outbox
+from bot.blocks import interrupted_message, stored_failed_message
+from bot.outbox import Kind, Outbox, fixed
 from bot.reporter import Reporter
+from bot.rows import RunRow, VariationRow
 from bot.store import Store
 from bot.threads import SlackThread
-from orchestrator.parsing import Approach
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +72,13 @@ class Recovery:
             return 0
         mine = self.store.owner
 
-        def ours(row: dict[str, object] | None) -> bool:
-            return row is not None and row["owner"] == mine
+        def ours(row: RunRow | VariationRow | None) -> bool:
+            return row is not None and row.owner == mine
 
-        own = ([r for r in runs if ours(self.store.run(r))], [v for v in variations if ours(self.store.variation(v))])
+        own = (
+            [r for r in runs if ours(self.store.find_run(r))],
+            [v for v in variations if ours(self.store.find_variation(v))],
+        )
         gone = ([r for r in runs if r not in own[0]], [v for v in variations if v not in own[1]])
         return self.interrupt(*own, STOPPED) + self.interrupt(*gone, RESTARTED)
 
@@ -86,16 +89,15 @@ class Recovery:
         runs, variations = self.store.mark_interrupted(list(runs), list(variations), reason)
         for run_id in runs:
             log.warning("run=%d step=interrupted", run_id)
-        rows = [row for row in (self.store.variation(v) for v in variations) if row is not None]
-        for run_id in sorted(set(runs) | {row["run_id"] for row in rows}):
-            run = self.store.run(run_id)
-            if run is None or run["message_ts"] is None:
+        rows = [row for row in (self.store.find_variation(v) for v in variations) if row is not None]
+        for run_id in sorted(set(runs) | {row.run_id for row in rows}):
+            run = self.store.find_run(run_id)
+            if run is None or run.message_ts is None:
                 continue  # its parent message was never posted: nothing to tell
-            slack = SlackThread(self.client, self.outbox, run["channel_id"], run["message_ts"], run_id)
-            for row in (r for r in rows if r["run_id"] == run_id and r["message_ts"]):
-                approach = Approach(row["type"], row["description"] or "")
-                message = failed_variation_message(numbered(row), approach, reason, row["instruction"], row["id"])
-                slack.update(row["message_ts"], lambda message=message: [message], Kind.FINAL)
+            slack = SlackThread(self.client, self.outbox, run.channel_id, run.message_ts, run_id)
+            for row in rows:
+                if row.run_id == run_id and row.message_ts:
+                    slack.update(row.message_ts, fixed(stored_failed_message(row, reason)), Kind.FINAL)
             if run_id in runs:
                 slack.reply(interrupted_message(retryable=bool(self.store.variations(run_id))))
             self.reporter.update_parent(slack, None, Kind.FINAL)

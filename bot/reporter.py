@@ -24,15 +24,16 @@ from bot.blocks import (
     Progress,
     analysis_message,
     failed_variation_message,
-    numbered,
     parent_message,
     plan_failed_message,
+    stored_failed_message,
     stored_variation_messages,
     writing_message,
 )
 from bot.metrics import Metrics
-from bot.outbox import Kind, Outbox
+from bot.outbox import Kind, Outbox, fixed
 from bot.render import stored_parent
+from bot.rows import RunStatus, VariationStatus
 from bot.store import Store, now
 from bot.threads import Origin, SlackThread, tell
 from orchestrator.engine import (
@@ -133,11 +134,11 @@ class Reporter:
         started = time.monotonic()
         try:
             posted = self.client.chat_postMessage(
-                channel=origin.channel_id, **parent_message(origin.user_id, task, context, Progress("planning"))
+                channel=origin.channel_id, **parent_message(origin.user_id, task, context, Progress(RunStatus.PLANNING))
             )
         except (SlackApiError, OSError) as error:
             reason = str(error.response.get("error")) if isinstance(error, SlackApiError) else "no_connection"
-            self.store.update_run(run_id, status="failed", error=f"slack: {reason}", finished_at=now())
+            self.store.update_run(run_id, status=RunStatus.FAILED, error=f"slack: {reason}", finished_at=now())
             log.warning("run=%d step=not_posted error=%s", run_id, reason)
             tell(origin, CANNOT_POST.get(reason, f"I couldn't post in this channel ({reason})."))
             return
@@ -158,7 +159,7 @@ class Reporter:
             len(context),
         )
         try:
-            self.store.update_run(run_id, message_ts=live.slack.ts, status="running")
+            self.store.update_run(run_id, message_ts=live.slack.ts, status=RunStatus.RUNNING)
             low, high = (approaches, approaches) if approaches else (MIN_APPROACHES, MAX_APPROACHES)
             request = Request(task=task, context=context, min_approaches=low, max_approaches=high)
             for event in self.engine.run(request):
@@ -220,7 +221,9 @@ class Reporter:
         self.metrics.model_calls.labels("orchestrator", "error").inc()
         seconds = time.monotonic() - live.started
         log.warning("run=%d step=plan_failed seconds=%.2f error=%r", live.run_id, seconds, str(error))
-        self.store.update_run(live.run_id, status="failed", error=str(error), finished_at=now(), seconds=seconds)
+        self.store.update_run(
+            live.run_id, status=RunStatus.FAILED, error=str(error), finished_at=now(), seconds=seconds
+        )
         if live.variation_ids:  # approaches were already being written: their text stays
             self._finish_unfinished(live, str(error))
         else:
@@ -305,7 +308,7 @@ class Reporter:
         marks its rows once the database takes writes again."""
         log.error("run=%d step=storage_failed error=%s", live.run_id, error)
         self._finish_unfinished(live, STORAGE_FAILED)
-        progress = Progress("failed", error=STORAGE_FAILED, seconds=time.monotonic() - live.started)
+        progress = Progress(RunStatus.FAILED, error=STORAGE_FAILED, seconds=time.monotonic() - live.started)
         parent = parent_message(live.origin.user_id, live.task, live.context, progress)
         self.outbox.wait(live.deliveries, timeout=self.outbox.policy.deadline)
         live.slack.update(live.slack.ts, lambda: [parent], Kind.FINAL)
@@ -315,8 +318,7 @@ class Reporter:
         for index, ts in live.variation_ts.items():
             if index in live.results or ts is None:
                 continue
-            message = failed_variation_message(index, live.approaches[index], reason)
-            live.slack.update(ts, lambda message=message: [message], Kind.FINAL)
+            live.slack.update(ts, fixed(failed_variation_message(index, live.approaches[index], reason)), Kind.FINAL)
             live.deliveries.append(ts)
 
     def _end(self, live: LiveRun) -> None:
@@ -337,11 +339,12 @@ class Reporter:
         """Store a written (or failed) variation, then deliver its final messages; the database learns
         which message holds its buttons, or that none could be shown."""
         self.count_call("synthesis" if result.approach.type == SYNTHESIS else "worker", result.ok, result.usage)
-        self.metrics.variations.labels("done" if result.ok else "failed").inc()
+        status = VariationStatus.DONE if result.ok else VariationStatus.FAILED
+        self.metrics.variations.labels(status).inc()
         self.store.update_variation(
             variation_id,
             text=result.text,
-            status="done" if result.ok else "failed",
+            status=status,
             error=result.error,
             model=result.model,
             seconds=result.seconds,
@@ -351,12 +354,7 @@ class Reporter:
             finished_at=now(),
         )
         row = self.store.variation(variation_id)
-        assert row is not None
-        if result.ok:
-            messages = stored_variation_messages(row)
-        else:
-            note = row["instruction"]
-            messages = [failed_variation_message(numbered(row), result.approach, result.error or "", note, row["id"])]
+        messages = stored_variation_messages(row) if result.ok else [stored_failed_message(row, result.error or "")]
 
         def moved(ts: str) -> None:
             self.store.update_variation(variation_id, message_ts=ts)
@@ -383,10 +381,10 @@ class Reporter:
 
     def _status(self, run_id: int) -> str:
         try:
-            run = self.store.run(run_id)
+            run = self.store.find_run(run_id)
         except sqlite3.Error:
             return "unknown"
-        return str(run["status"]) if run else "unknown"
+        return run.status if run else "unknown"
 
     def _variation_id(self, live: LiveRun, index: int, approach: Approach) -> int:
         if index not in live.variation_ids:
@@ -399,7 +397,7 @@ class Reporter:
 
     def _progress(self, live: LiveRun) -> Progress:
         return Progress(
-            "writing",
+            RunStatus.RUNNING,
             total=live.total,
             finished=len(live.results),
             failed=sum(not r.ok for r in live.results.values()),

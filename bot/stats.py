@@ -31,6 +31,9 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from bot.rows import RunStatus
+from orchestrator.parsing import normalize_type
+
 if TYPE_CHECKING:  # the store keeps its totals with `run_share`, so it imports this module
     from bot.store import Store
 
@@ -74,7 +77,7 @@ class RecentRun:
     id: int
     task: str
     created_at: str
-    status: str
+    status: RunStatus
     channel_id: str
     message_ts: str | None
 
@@ -101,10 +104,6 @@ class Share:
 
 
 TOTALS = ("variations", "up", "down", "voted_runs")
-
-
-def normalize_type(name: str) -> str:
-    return " ".join(name.split()).lower()
 
 
 def run_share(variations: Iterable[tuple[str, str, int, int]]) -> Share:
@@ -192,4 +191,7 @@ def recent_runs(store: Store, team_id: str, user_id: str, limit: int = 5) -> lis
             """,
             [team_id, user_id, limit],
         ).fetchall()
-    return [RecentRun(*row) for row in rows]
+    return [
+        RecentRun(run_id, task, created, RunStatus(status), channel, ts)
+        for run_id, task, created, status, channel, ts in rows
+    ]

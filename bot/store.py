@@ -25,7 +25,6 @@ import secrets
 import socket
 import sqlite3
 import threading
-from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,32 +33,16 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlite_utils import Database
+from sqlite_utils.db import Table
 
-from bot.stats import Share, run_share
+from bot.rows import MissingRow, RunRow, RunStatus, Tally, VariationRow, VariationStatus
+from bot.schema import create_schema
+from bot.scoreboard import is_stale, keeping_count, rebuild, rescored
 
 VOTE_VALUES = ("up", "down")
-WORKING_RUN = ("planning", "running")
-WORKING_VARIATION = ("writing",)
+WORKING_RUN = tuple(status for status in RunStatus if status.working)
+WORKING_VARIATION = (VariationStatus.WRITING,)
 BUSY_SECONDS = 30  # how long a write waits for another process's write lock before giving up
-
-# One row per variation: what the scoreboard rules need to know of it (see bot.stats.run_share).
-_VARIATION_VOTES = """
-    select v.run_id, v.type, v.status, coalesce(sum(o.value = 'up'), 0), coalesce(sum(o.value = 'down'), 0)
-    from variations v left join votes o on o.variation_id = v.id
-"""
-
-
-# The changes to rows that move the scoreboard's totals (a run is counted by its variations, not its insert).
-_SCOREBOARD_CHANGES = (
-    ("votes", "insert"),
-    ("votes", "update"),
-    ("votes", "delete"),
-    ("variations", "insert"),
-    ("variations", "update of run_id, type, status"),
-    ("variations", "delete"),
-    ("runs", "update of team_id, channel_id"),
-    ("runs", "delete"),
-)
 
 
 def now() -> str:
@@ -69,17 +52,6 @@ def now() -> str:
 
 class StoreError(Exception):
     """The database cannot be opened or written at start; the message is one line that says what to do."""
-
-
-@dataclass(frozen=True)
-class Tally:
-    up: int = 0
-    down: int = 0
-
-    @property
-    def net(self) -> int:
-        """What ranks variations: 👍 minus 👎."""
-        return self.up - self.down
 
 
 @dataclass(frozen=True)
@@ -160,139 +132,7 @@ class Store:
 
     def _create_schema(self) -> None:
         with self._write() as db:
-            db["runs"].create(
-                {
-                    "id": int,
-                    "team_id": str,
-                    "channel_id": str,
-                    "user_id": str,
-                    "task": str,
-                    "context": str,
-                    "status": str,
-                    "analysis": str,
-                    "orchestrator_model": str,
-                    "worker_model": str,
-                    "message_ts": str,
-                    "created_at": str,
-                    "finished_at": str,
-                    "plan_seconds": float,
-                    "seconds": float,
-                    "input_tokens": int,
-                    "output_tokens": int,
-                    "error": str,
-                    "owner": str,
-                },
-                pk="id",
-                not_null={"team_id", "channel_id", "user_id", "task", "status", "created_at"},
-                if_not_exists=True,
-            )
-            db["variations"].create(
-                {
-                    "id": int,
-                    "run_id": int,
-                    "position": int,
-                    "type": str,
-                    "description": str,
-                    "text": str,
-                    "status": str,
-                    "message_ts": str,
-                    "model": str,
-                    "created_at": str,
-                    "finished_at": str,
-                    "seconds": float,
-                    "input_tokens": int,
-                    "output_tokens": int,
-                    "stop_reason": str,
-                    "error": str,
-                    "regenerated_from": int,
-                    "instruction": str,
-                    "owner": str,
-                },
-                pk="id",
-                foreign_keys=[("run_id", "runs", "id")],
-                not_null={"run_id", "position", "type", "status", "created_at"},
-                if_not_exists=True,
-            )
-            for table, column, kind in (
-                ("variations", "regenerated_from", int),
-                ("variations", "instruction", str),
-                ("variations", "owner", str),
-                ("runs", "owner", str),
-            ):
-                if column not in db[table].columns_dict:  # databases made before it
-                    db[table].add_column(column, kind)
-            db["variations"].create_index(["run_id", "position"], unique=True, if_not_exists=True)
-            db["feedback"].create(
-                {
-                    "id": int,
-                    "variation_id": int,
-                    "run_id": int,
-                    "team_id": str,
-                    "user_id": str,
-                    "value": str,
-                    "created_at": str,
-                },
-                pk="id",
-                foreign_keys=[("variation_id", "variations", "id"), ("run_id", "runs", "id")],
-                not_null={"variation_id", "run_id", "user_id", "value", "created_at"},
-                if_not_exists=True,
-            )
-            db["feedback"].create_index(["variation_id"], if_not_exists=True)
-            db["votes"].create(
-                {"variation_id": int, "user_id": str, "run_id": int, "value": str, "updated_at": str},
-                pk=("variation_id", "user_id"),
-                foreign_keys=[("variation_id", "variations", "id"), ("run_id", "runs", "id")],
-                if_not_exists=True,
-            )
-            db["processes"].create(
-                {"owner": str, "host": str, "pid": int, "started_at": str, "heartbeat_at": str},
-                pk="owner",
-                if_not_exists=True,
-            )
-            scoreboard_is_new = not db["type_totals"].exists()
-            db["type_totals"].create(
-                {
-                    "team_id": str,
-                    "channel_id": str,
-                    "type": str,
-                    "variations": int,
-                    "up": int,
-                    "down": int,
-                    "voted_runs": int,
-                },
-                pk=("team_id", "channel_id", "type"),
-                if_not_exists=True,
-            )
-            db["type_firsts"].create(
-                {"team_id": str, "channel_id": str, "type": str, "shared_by": int, "wins": int},
-                pk=("team_id", "channel_id", "type", "shared_by"),
-                if_not_exists=True,
-            )
-            for sql in (
-                # the scoreboard's runs this week and tokens, for a workspace and for a channel (covering)
-                "create index if not exists runs_team_time on runs (team_id, created_at, input_tokens, output_tokens)",
-                "create index if not exists runs_channel_time"
-                " on runs (team_id, channel_id, created_at, input_tokens, output_tokens)",
-                "create index if not exists runs_team_user on runs (team_id, user_id)",  # a user's recent runs
-                "create index if not exists votes_run on votes (run_id)",  # a run's tallies
-                # what is being written, for recovery: small, as almost every row is finished
-                "create index if not exists runs_working on runs (status) where status in ('planning', 'running')",
-                "create index if not exists variations_writing on variations (status) where status = 'writing'",
-            ):
-                db.execute(sql)
-            # Any change the totals depend on flags them stale; the store's own changes keep them right and
-            # put the flag back (`_keeping_count`), so only changes made some other way (an older version of
-            # the app, a hand edit) leave it set, and the next scoreboard recounts (`refresh_scoreboard`).
-            db.execute("create table if not exists scoreboard_state (id integer primary key check (id = 1), stale int)")
-            db.execute("insert or ignore into scoreboard_state (id, stale) values (1, 1)")
-            for table, change in _SCOREBOARD_CHANGES:
-                name = f"{table}_{change.split()[0].lower()}_marks_scoreboard"
-                db.execute(
-                    f"create trigger if not exists {name} after {change} on {table}"
-                    " begin update scoreboard_state set stale = 1; end"
-                )
-            if scoreboard_is_new:
-                self._rebuild_scoreboard(db)
+            create_schema(db)
 
     # processes
 
@@ -363,7 +203,7 @@ class Store:
                     [reason, at, run_id],
                 ).rowcount
             ]
-            with self._keeping_count(db):  # from writing to interrupted a variation still counts the same
+            with keeping_count(db):  # from writing to interrupted a variation still counts the same
                 variations = [
                     variation_id
                     for variation_id in variation_ids
@@ -389,21 +229,21 @@ class Store:
         worker_model: str,
     ) -> int:
         with self._write() as db:
-            table = db["runs"].insert(
+            table = db.table("runs").insert(
                 {
                     "team_id": team_id,
                     "channel_id": channel_id,
                     "user_id": user_id,
                     "task": task,
                     "context": json.dumps(dict(context), ensure_ascii=False),
-                    "status": "planning",
+                    "status": RunStatus.PLANNING,
                     "orchestrator_model": orchestrator_model,
                     "worker_model": worker_model,
                     "created_at": now(),
                     "owner": self.owner,
                 }
             )
-            return int(table.last_pk)
+            return _new_id(table)
 
     def update_run(self, run_id: int, **fields: Any) -> None:
         """Set these columns. Setting a working status (planning, running) makes this process the run's
@@ -412,10 +252,10 @@ class Store:
             fields.setdefault("owner", self.owner)
         with self._write() as db:
             if {"team_id", "channel_id"} & fields.keys():
-                with self._rescored(db, run_id):
-                    db["runs"].update(run_id, fields)
+                with rescored(db, run_id):
+                    db.table("runs").update(run_id, fields)
             else:
-                db["runs"].update(run_id, fields)
+                db.table("runs").update(run_id, fields)
 
     def add_run_tokens(self, run_id: int, input_tokens: int, output_tokens: int) -> None:
         """Count a follow-up call (synthesis, new version) in its run's token cost."""
@@ -426,8 +266,16 @@ class Store:
                 [input_tokens, output_tokens, run_id],
             )
 
-    def run(self, run_id: int) -> dict[str, Any] | None:
-        return self._get("runs", run_id)
+    def run(self, run_id: int) -> RunRow:
+        """The run; MissingRow when there is none (callers that may meet a deleted one use `find_run`)."""
+        found = self.find_run(run_id)
+        if found is None:
+            raise MissingRow(f"no run {run_id}")
+        return found
+
+    def find_run(self, run_id: int) -> RunRow | None:
+        row = self._get("runs", run_id)
+        return RunRow.of(row) if row is not None else None
 
     # variations
 
@@ -443,25 +291,25 @@ class Store:
     ) -> int:
         """A variation being written, by this process. `position=None` appends it after the run's others
         (a synthesis or a regenerated version), atomically, so two added at once never collide."""
-        with self._write() as db, self._rescored(db, run_id):
+        with self._write() as db, rescored(db, run_id):
             if position is None:
                 (last,) = db.execute("select max(position) from variations where run_id = ?", [run_id]).fetchone()
                 position = -1 if last is None else last
                 position += 1
-            table = db["variations"].insert(
+            table = db.table("variations").insert(
                 {
                     "run_id": run_id,
                     "position": position,
                     "type": type,
                     "description": description,
-                    "status": "writing",
+                    "status": VariationStatus.WRITING,
                     "created_at": now(),
                     "regenerated_from": regenerated_from,
                     "instruction": instruction,
                     "owner": self.owner,
                 }
             )
-            return int(table.last_pk)
+            return _new_id(table)
 
     def update_variation(self, variation_id: int, **fields: Any) -> None:
         """Set these columns. Setting status `writing` (a retry in place) makes this process the variation's
@@ -471,17 +319,27 @@ class Store:
         with self._write() as db:
             found = db.execute("select run_id from variations where id = ?", [variation_id]).fetchone()
             if found is not None and {"status", "type"} & fields.keys():  # what the scoreboard counts
-                with self._rescored(db, found[0]):
-                    db["variations"].update(variation_id, fields)
+                with rescored(db, found[0]):
+                    db.table("variations").update(variation_id, fields)
             else:
-                db["variations"].update(variation_id, fields)
+                db.table("variations").update(variation_id, fields)
 
-    def variation(self, variation_id: int) -> dict[str, Any] | None:
-        return self._get("variations", variation_id)
+    def variation(self, variation_id: int) -> VariationRow:
+        """The variation; MissingRow when there is none (see `find_variation`)."""
+        found = self.find_variation(variation_id)
+        if found is None:
+            raise MissingRow(f"no variation {variation_id}")
+        return found
 
-    def variations(self, run_id: int) -> list[dict[str, Any]]:
+    def find_variation(self, variation_id: int) -> VariationRow | None:
+        row = self._get("variations", variation_id)
+        return VariationRow.of(row) if row is not None else None
+
+    def variations(self, run_id: int) -> list[VariationRow]:
+        """A run's variations in thread order."""
         with self._lock:
-            return list(self.db["variations"].rows_where("run_id = ?", [run_id], order_by="position"))
+            rows = list(self.db.table("variations").rows_where("run_id = ?", [run_id], order_by="position"))
+        return [VariationRow.of(row) for row in rows]
 
     # votes
 
@@ -496,11 +354,11 @@ class Store:
         with self._write() as db:
             found = db.execute("select run_id from variations where id = ?", [variation_id]).fetchone()
             if found is None:
-                raise LookupError(f"no variation {variation_id}")
+                raise MissingRow(f"no variation {variation_id}")
             (run_id,) = found
             at = now()
-            with self._rescored(db, run_id):
-                db["feedback"].insert(
+            with rescored(db, run_id):
+                db.table("feedback").insert(
                     {
                         "variation_id": variation_id,
                         "run_id": run_id,
@@ -514,10 +372,10 @@ class Store:
                     "select value from votes where variation_id = ? and user_id = ?", [variation_id, user_id]
                 ).fetchone()
                 if current is not None and current[0] == value:
-                    db["votes"].delete((variation_id, user_id))
+                    db.table("votes").delete((variation_id, user_id))
                     result = None
                 else:
-                    db["votes"].upsert(
+                    db.table("votes").upsert(
                         {
                             "variation_id": variation_id,
                             "user_id": user_id,
@@ -561,85 +419,21 @@ class Store:
     # the scoreboard's totals
 
     def rebuild_scoreboard(self) -> None:
-        """Recompute `type_totals` and `type_firsts` from the rows: after rows were written behind the
-        store's back (an import, a hand edit). Done by itself when a database first gets those tables."""
+        """Recompute the totals from the rows: after rows were written behind the store's back (an import, a
+        hand edit). Done by itself when a database first gets those tables."""
         with self._write() as db:
-            self._rebuild_scoreboard(db)
-
-    def _rebuild_scoreboard(self, db: Database) -> None:
-        runs = db.execute("select id, team_id, channel_id from runs")
-        scopes = {run_id: (team, channel) for run_id, team, channel in runs}
-        by_run: dict[int, list[tuple[str, str, int, int]]] = defaultdict(list)
-        for run_id, *row in db.execute(_VARIATION_VOTES + " group by v.id"):
-            by_run[run_id].append(tuple(row))
-        by_scope: dict[tuple[str, str], Share] = defaultdict(Share)
-        for run_id, rows in by_run.items():
-            if run_id in scopes:
-                by_scope[scopes[run_id]].add(run_share(rows))
-        db.execute("delete from type_totals")
-        db.execute("delete from type_firsts")
-        for scope, share in by_scope.items():
-            self._add_share(db, scope, share)
-        db.execute("update scoreboard_state set stale = 0")
+            rebuild(db)
 
     def refresh_scoreboard(self) -> bool:
         """Recount the totals if rows they depend on were changed other than through a Store (an older
         version of the app still running, a hand edit); returns whether it did. A flag read otherwise."""
-        with self.reader() as db:
-            (stale,) = db.execute("select stale from scoreboard_state").fetchone()
-        if not stale:
-            return False
+        with self.reader() as conn:
+            if not is_stale(conn):
+                return False
         with self._write() as db:
-            (stale,) = db.execute("select stale from scoreboard_state").fetchone()
-            if stale:  # another process may have recounted meanwhile
-                self._rebuild_scoreboard(db)
-        return bool(stale)
-
-    @contextmanager
-    def _keeping_count(self, db: Database) -> Iterator[None]:
-        """Around the store's own changes (inside a write), which keep the totals right: they set the stale
-        flag through its triggers like any change, so it is put back as it was."""
-        (stale,) = db.execute("select stale from scoreboard_state").fetchone()
-        yield
-        if not stale:
-            db.execute("update scoreboard_state set stale = 0")
-
-    @contextmanager
-    def _rescored(self, db: Database, run_id: int) -> Iterator[None]:
-        """Keep the scoreboard's totals equal to the rows across a change to this run (inside a write): the
-        run's share before the change comes out, its share after goes in."""
-        scope, before = self._share(db, run_id)
-        with self._keeping_count(db):
-            yield
-        after_scope, after = self._share(db, run_id)
-        if scope == after_scope:
-            after.add(before, -1)
-        elif scope is not None:
-            self._add_share(db, scope, before, -1)
-        if after_scope is not None:
-            self._add_share(db, after_scope, after)
-
-    def _share(self, db: Database, run_id: int) -> tuple[tuple[str, str] | None, Share]:
-        scope = db.execute("select team_id, channel_id from runs where id = ?", [run_id]).fetchone()
-        rows = db.execute(_VARIATION_VOTES + " where v.run_id = ? group by v.id", [run_id]).fetchall()
-        return (tuple(scope) if scope else None), run_share(row[1:] for row in rows)
-
-    def _add_share(self, db: Database, scope: tuple[str, str], share: Share, sign: int = 1) -> None:
-        for kind, (variations, up, down, voted_runs) in share.rows():
-            db.execute(
-                "insert into type_totals (team_id, channel_id, type, variations, up, down, voted_runs)"
-                " values (?, ?, ?, ?, ?, ?, ?) on conflict do update set"
-                " variations = variations + excluded.variations, up = up + excluded.up,"
-                " down = down + excluded.down, voted_runs = voted_runs + excluded.voted_runs",
-                [*scope, kind, sign * variations, sign * up, sign * down, sign * voted_runs],
-            )
-        for (kind, shared_by), wins in share.firsts.items():
-            if wins:
-                db.execute(
-                    "insert into type_firsts (team_id, channel_id, type, shared_by, wins) values (?, ?, ?, ?, ?)"
-                    " on conflict do update set wins = wins + excluded.wins",
-                    [*scope, kind, shared_by, sign * wins],
-                )
+            if is_stale(db.conn):  # another process may have recounted meanwhile
+                rebuild(db)
+        return True
 
     # helpers
 
@@ -649,6 +443,13 @@ class Store:
             columns = [description[0] for description in row.description]
             found = row.fetchone()
             return dict(zip(columns, found, strict=True)) if found is not None else None
+
+
+def _new_id(table: Table) -> int:
+    """The id SQLite gave the row just inserted."""
+    if table.last_pk is None:
+        raise sqlite3.DatabaseError(f"no id for the row inserted into {table.name}")
+    return int(table.last_pk)
 
 
 def _running(pid: int) -> bool:

@@ -12,6 +12,7 @@ by the same functions (``clean``), so none reaches Slack.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from bisect import bisect_right
@@ -110,9 +111,13 @@ _EMAIL = re.compile(r"^(?:mailto:)?([^\s@/:]+@[^\s@/]+)$", re.IGNORECASE)
 _SAFE_URL = re.compile(r"^(?:https?://[^\s/?#]|mailto:\S)", re.IGNORECASE)
 
 
+def _wrap(opener: str, closer: str, match: re.Match[str]) -> str:
+    return opener + match.group(1) + closer
+
+
 def _emphasize(text: str) -> str:
     for pattern, opener, closer in _EMPHASIS:
-        text = pattern.sub(lambda m, o=opener, c=closer: o + m.group(1) + c, text)
+        text = pattern.sub(functools.partial(_wrap, opener, closer), text)
     return text
 
 
@@ -335,9 +340,9 @@ def _table(rows: list[str]) -> str:
         cells.append([_Line(show_urls=True).convert(cell, plain=True) for cell in _cells(row)])
     if not cells:
         return ""
-    columns = max(len(row) for row in cells)
-    for row in cells:
-        row.extend([""] * (columns - len(row)))
+    columns = max(len(cell_row) for cell_row in cells)
+    for cell_row in cells:
+        cell_row.extend([""] * (columns - len(cell_row)))
     aligns.extend(["left"] * (columns - len(aligns)))
     widths = [max(_width(row[c]) for row in cells) for c in range(columns)]
     lines = [" | ".join(_pad(row[c], widths[c], aligns[c]) for c in range(columns)).rstrip() for row in cells]

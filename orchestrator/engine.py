@@ -267,12 +267,10 @@ class Engine:
                 on_text=None if stream is None else stream.on_text,
                 on_restart=None if stream is None else stream.restart,
             )
-        except LLMError as error:
-            return WorkerResult(index, approach, "", str(error), self.worker_model)
+        except LLMError as failure:
+            return WorkerResult(index, approach, "", str(failure), self.worker_model)
         text = parse_response(completion.text)
-        error = None
-        if not text:
-            error = "The model returned an empty response."
+        error = None if text else "The model returned an empty response."
         return WorkerResult(
             index=index,
             approach=approach,

@@ -151,7 +151,7 @@ def _scan_analysis(text: str) -> tuple[str | None, int]:
 
 def _raw_task(body: str, end: int) -> _RawTask:
     description = _field(body, "description")
-    return _RawTask(_normalize_type(_field(body, "type")), (description or "").strip(), end)
+    return _RawTask(normalize_type(_field(body, "type")), (description or "").strip(), end)
 
 
 def _field(body: str, name: str) -> str | None:
@@ -165,7 +165,7 @@ def _field(body: str, name: str) -> str | None:
     return html.unescape(body[opening.end() : end.start() if end else len(body)])
 
 
-def _normalize_type(raw: str | None) -> str:
+def normalize_type(raw: str | None) -> str:
     """Types become labels and keys: one line, lowercase, bounded length, never empty."""
     if raw is None:
         return DEFAULT_TYPE

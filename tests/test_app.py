@@ -5,55 +5,12 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any
 
-from bot.app import build
-from bot.config import Settings
-from bot.server import HttpServer
-from tests.conftest import CHANNEL, SIGNING_SECRET, USER, Bot, anthropic_client, bot_env
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
 from tests.fakes.signing import signed_headers, slash_command_body
 from tests.fakes.slack_api import FakeSlackAPI
+from tests.helpers import CHANNEL, SIGNING_SECRET, USER, Bot, buttons, run_thread, start_bot, texts
 from tests.scripted import Script, plan_reply
-
-
-def texts(message: dict[str, Any]) -> str:
-    """Every text a person sees in a message (its blocks' texts, or the plain text), joined."""
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("text"), str):
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(message.get("blocks") or [])
-    return "\n".join(found) if found else message.get("text") or ""
-
-
-def buttons(message: dict[str, Any]) -> dict[str, str]:
-    """action_id → label of the buttons on a message."""
-    return {
-        element["action_id"]: element["text"]["text"]
-        for block in message.get("blocks") or []
-        if block["type"] == "actions"
-        for element in block["elements"]
-    }
-
-
-def run_thread(bot: Bot) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The run's parent message and its replies once the run ended and its status line says so."""
-    run = bot.wait_run()
-    parent = bot.slack.wait_for(
-        lambda: (
-            (m := bot.slack.message(CHANNEL, run["message_ts"])) and ("Done" in texts(m) or "Failed" in texts(m)) and m
-        )
-    )
-    return parent, bot.slack.thread(CHANNEL, run["message_ts"])
 
 
 def test_command_posts_analysis_and_one_reply_per_approach_with_buttons(bot: Bot) -> None:
@@ -86,10 +43,10 @@ def test_command_posts_analysis_and_one_reply_per_approach_with_buttons(bot: Bot
     assert all(r["message_ts"] and r["input_tokens"] and r["output_tokens"] for r in rows)
     run = bot.store.run(1)
     assert run is not None
-    assert (run["status"], run["user_id"], run["channel_id"]) == ("done", USER, CHANNEL)
-    assert run["analysis"].startswith("Buyers differ")
-    assert run["input_tokens"] > 0 and run["seconds"] > 0
-    assert (run["orchestrator_model"], run["worker_model"]) == ("orch-model", "work-model")
+    assert (run.status, run.user_id, run.channel_id) == ("done", USER, CHANNEL)
+    assert run.analysis.startswith("Buyers differ")
+    assert run.input_tokens > 0 and run.seconds > 0
+    assert (run.orchestrator_model, run.worker_model) == ("orch-model", "work-model")
 
 
 def test_context_lines_reach_every_prompt(bot: Bot) -> None:
@@ -99,7 +56,7 @@ def test_context_lines_reach_every_prompt(bot: Bot) -> None:
     assert len(prompts) == 4
     for prompt in prompts:
         assert "hikers" in prompt and "keeps ice 24h" in prompt
-    assert json.loads(bot.store.run(1)["context"]) == {"audience": "hikers", "key features": "keeps ice 24h"}
+    assert bot.store.run(1).context == {"audience": "hikers", "key features": "keeps ice 24h"}
 
 
 def test_workers_run_at_the_same_time(bot: Bot) -> None:
@@ -120,7 +77,7 @@ def test_votes_are_logged_and_counted_once_per_user(bot: Bot) -> None:
     assert bot.click(1, "down", user="U3")[0] == 200
     message = bot.slack.wait_for(
         lambda: (
-            (m := bot.slack.message(CHANNEL, variation["message_ts"]))
+            (m := bot.slack.message(CHANNEL, variation.message_ts))
             and buttons(m) == {"vote_up": "👍 2", "vote_down": "👎 1", "regenerate": "♻️ New version"}
             and m
         )
@@ -130,14 +87,14 @@ def test_votes_are_logged_and_counted_once_per_user(bot: Bot) -> None:
     bot.click(1, "down", user="U1")  # switching moves the vote
     bot.slack.wait_for(
         lambda: (
-            buttons(bot.slack.message(CHANNEL, variation["message_ts"]))
+            buttons(bot.slack.message(CHANNEL, variation.message_ts))
             == {"vote_up": "👍 1", "vote_down": "👎 2", "regenerate": "♻️ New version"}
         )
     )
     bot.click(1, "down", user="U1")  # the same button again takes the vote back
     bot.slack.wait_for(
         lambda: (
-            buttons(bot.slack.message(CHANNEL, variation["message_ts"]))
+            buttons(bot.slack.message(CHANNEL, variation.message_ts))
             == {"vote_up": "👍 1", "vote_down": "👎 1", "regenerate": "♻️ New version"}
         )
     )
@@ -145,7 +102,7 @@ def test_votes_are_logged_and_counted_once_per_user(bot: Bot) -> None:
     assert clicks == [("U1", "up"), ("U2", "up"), ("U3", "down"), ("U1", "down"), ("U1", "down")]
     assert all(r["run_id"] == 1 and r["variation_id"] == 1 for r in bot.store.db["feedback"].rows)
     # The variation's text survives the button refresh.
-    assert "The *technical* version." in texts(bot.slack.message(CHANNEL, variation["message_ts"]))
+    assert "The *technical* version." in texts(bot.slack.message(CHANNEL, variation.message_ts))
 
 
 def test_bad_signature_is_rejected_with_no_side_effect(bot: Bot) -> None:
@@ -199,7 +156,7 @@ def test_failed_approach_is_shown_and_others_finish(bot: Bot) -> None:
     statuses = {r["type"]: (r["status"], r["error"]) for r in bot.store.db["variations"].rows}
     assert statuses["technical"] == ("done", None)
     assert statuses["lifestyle"][0] == "failed" and "prompt is too long" in statuses["lifestyle"][1]
-    assert bot.store.run(1)["status"] == "partial"
+    assert bot.store.run(1).status == "partial"
 
 
 def test_plan_without_tasks_says_so_in_the_thread(bot: Bot) -> None:
@@ -209,7 +166,7 @@ def test_plan_without_tasks_says_so_in_the_thread(bot: Bot) -> None:
     assert "Failed" in texts(parent)
     assert len(replies) == 1
     assert "couldn't plan any approaches" in texts(replies[0])
-    assert bot.store.run(1)["status"] == "failed"
+    assert bot.store.run(1).status == "failed"
     assert bot.store.db["variations"].count == 0
 
 
@@ -218,7 +175,7 @@ def test_orchestrator_api_error_says_so_in_the_thread(bot: Bot) -> None:
     bot.command("Write a tagline")
     _, replies = run_thread(bot)
     assert "overloaded" in texts(replies[0])
-    assert bot.store.run(1)["error"]
+    assert bot.store.run(1).error
 
 
 def test_transient_errors_are_retried(bot: Bot) -> None:
@@ -264,7 +221,7 @@ def test_bot_not_in_channel_tells_the_user(bot: Bot) -> None:
     assert "/invite @Variations" in responses[0]["text"]
     assert responses[0]["response_type"] == "ephemeral"
     run = bot.wait_run()
-    assert run["status"] == "failed" and "not_in_channel" in run["error"]
+    assert run.status == "failed" and "not_in_channel" in run.error
     assert bot.claude.requests() == []
 
 
@@ -307,7 +264,7 @@ def test_thirty_users_voting_at_once_are_all_counted(bot: Bot) -> None:
     assert bot.store.db["feedback"].count == 30
     final = bot.slack.wait_for(
         lambda: (
-            buttons(m := bot.slack.message(CHANNEL, variation["message_ts"]))
+            buttons(m := bot.slack.message(CHANNEL, variation.message_ts))
             == {
                 "vote_up": "👍 20",
                 "vote_down": "👎 10",
@@ -317,13 +274,13 @@ def test_thirty_users_voting_at_once_are_all_counted(bot: Bot) -> None:
         )
     )
     assert "The *technical* version." in texts(final)
-    rewrites = [c for c in bot.slack.calls("chat.update") if c.params["ts"] == variation["message_ts"]]
+    rewrites = [c for c in bot.slack.calls("chat.update") if c.params["ts"] == variation.message_ts]
     assert len(rewrites) < 30 + 2  # coalesced: the 30 clicks did not each rewrite the message
 
 
 def test_ack_does_not_wait_for_busy_workers(slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path) -> None:
     """With one run thread and one worker thread both busy, a new command is still acknowledged."""
-    env = {**bot_env(slack, claude, tmp_path / "v.db"), "VARIATIONS_RUN_THREADS": "1", "VARIATIONS_WORKER_THREADS": "1"}
+    env = {"VARIATIONS_RUN_THREADS": "1", "VARIATIONS_WORKER_THREADS": "1"}
     release = threading.Event()
 
     def plan() -> str:
@@ -331,20 +288,15 @@ def test_ack_does_not_wait_for_busy_workers(slack: FakeSlackAPI, claude: FakeAnt
         return plan_reply()
 
     claude.responder = Script(plan=plan)
-    services = build(Settings.from_env(env), anthropic_client=anthropic_client(claude))
-    server = HttpServer(services.app, services.ack_first, services.health, host="127.0.0.1", port=0)
-    server.start()
-    try:
-        bot = Bot(server.url, services.store, slack, claude)
-        bot.command("First")
-        claude.wait_for(lambda: claude.requests())  # the first run now holds both pools
-        status, _ = bot.command("Second")
-        assert status == 200
-        assert not release.is_set() and len(claude.requests()) == 1  # acknowledged while the pools were busy
-        release.set()
-        assert bot.wait_run(1)["status"] == "done"
-        assert bot.wait_run(2)["status"] == "done"  # the second run queued, then ran
-    finally:
-        release.set()
-        server.stop()
-        services.close()
+    with start_bot(slack, claude, tmp_path / "v.db", env) as bot:
+        try:
+            bot.command("First")
+            claude.wait_for(lambda: claude.requests())  # the first run now holds both pools
+            status, _ = bot.command("Second")
+            assert status == 200
+            assert not release.is_set() and len(claude.requests()) == 1  # acknowledged while the pools were busy
+            release.set()
+            assert bot.wait_run(1).status == "done"
+            assert bot.wait_run(2).status == "done"  # the second run queued, then ran
+        finally:
+            release.set()

@@ -13,6 +13,7 @@ from bot.blocks import (
     variation_messages,
     vote_buttons,
 )
+from bot.rows import RunStatus, Tally, VariationRow, VariationStatus
 from orchestrator.parsing import Approach
 
 FORMAL = Approach("formal", "Be <precise>")
@@ -52,26 +53,29 @@ def test_long_variation_becomes_several_messages_with_buttons_on_the_last() -> N
 
 
 def test_stored_row_renders_like_the_original() -> None:
-    row = {
-        "id": 5,
-        "position": 1,
-        "type": "formal",
-        "description": "Be <precise>",
-        "text": "Hi",
-        "model": "work-model",
-        "seconds": 2.25,
-        "input_tokens": 100,
-        "output_tokens": 1200,
-        "stop_reason": "max_tokens",
-    }
-    [message] = stored_variation_messages(row, up=1, down=0)
+    row = VariationRow(
+        id=5,
+        run_id=1,
+        position=1,
+        type="formal",
+        status=VariationStatus.DONE,
+        created_at="2026-01-01T00:00:00",
+        description="Be <precise>",
+        text="Hi",
+        model="work-model",
+        seconds=2.25,
+        input_tokens=100,
+        output_tokens=1200,
+        stop_reason="max_tokens",
+    )
+    [message] = stored_variation_messages(row, Tally(up=1, down=0))
     footnote = message["blocks"][-1]["elements"][0]["text"]
     assert footnote == "work-model · 2.2s · 1,300 tokens · stopped at the length limit"
     assert message["blocks"][-2] == vote_buttons(5, 1, 0)
 
 
 def test_parent_message_quotes_the_task_escaped_with_context_and_status() -> None:
-    message = parent_message("U1", "Tell <!channel>\nabout it", {"audience": "a & b"}, Progress("planning"))
+    message = parent_message("U1", "Tell <!channel>\nabout it", {"audience": "a & b"}, Progress(RunStatus.PLANNING))
     texts = [b.get("text", {}).get("text") or b["elements"][0]["text"] for b in message["blocks"]]
     assert texts == [
         "<@U1> asked for variations:",
@@ -83,20 +87,23 @@ def test_parent_message_quotes_the_task_escaped_with_context_and_status() -> Non
 
 
 def test_status_lines() -> None:
-    assert status_line(Progress("writing", total=3, finished=1, seconds=2.0)) == (
+    assert status_line(Progress(RunStatus.RUNNING, total=3, finished=1, seconds=2.0)) == (
         "✍️ Writing 3 approaches: 1 of 3 done · 2.0s"
     )
-    assert status_line(Progress("done", total=3, finished=3, seconds=12.34, tokens=5432)) == (
+    assert status_line(Progress(RunStatus.DONE, total=3, finished=3, seconds=12.34, tokens=5432)) == (
         "✅ Done: 3 variations · 12.3s · 5,432 tokens"
     )
-    assert status_line(Progress("partial", total=3, finished=3, failed=1)) == (
+    assert status_line(Progress(RunStatus.PARTIAL, total=3, finished=3, failed=1)) == (
         "⚠️ Done: 2 of 3 variations written, 1 failed"
     )
-    assert status_line(Progress("failed", total=3, finished=3, failed=3)) == "⚠️ All 3 approaches failed"
-    assert status_line(Progress("failed", error="no <plan>")) == "⚠️ Failed: no &lt;plan&gt;"
-    assert status_line(Progress("done", total=3, finished=3, unshown=2)) == (
+    assert status_line(Progress(RunStatus.FAILED, total=3, finished=3, failed=3)) == "⚠️ All 3 approaches failed"
+    assert status_line(Progress(RunStatus.FAILED, error="no <plan>")) == "⚠️ Failed: no &lt;plan&gt;"
+    assert status_line(Progress(RunStatus.DONE, total=3, finished=3, unshown=2)) == (
         "⚠️ Done: 3 of 3 variations written, but only 1 could be shown here: Slack refused the others "
         "(their text is saved)"
+    )
+    assert status_line(Progress(RunStatus.INTERRUPTED, total=3, failed=1)) == (
+        "⚠️ Interrupted by a restart: 2 of 3 variations written"
     )
 
 

@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import bot_env
 from tests.fakes import free_port
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 from tests.fakes.slack_api import FakeSlackAPI
+from tests.helpers import bot_env
 from tests.scripted import Script
 
 

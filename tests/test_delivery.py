@@ -9,11 +9,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from tests.conftest import CHANNEL, SIGNING_SECRET, Bot
 from tests.fakes.anthropic_api import FakeReply
 from tests.fakes.signing import signed_headers, slash_command_body
+from tests.helpers import CHANNEL, SIGNING_SECRET, Bot, buttons, run_thread, texts
 from tests.scripted import Script, plan_reply
-from tests.test_app import buttons, run_thread, texts
 
 WORKING = ("Writing…", "Planning", "Thinking…")
 
@@ -30,10 +29,10 @@ def nothing_left_working(bot: Bot) -> None:
 
 def every_variation_can_be_voted_on(bot: Bot) -> None:
     for row in bot.store.variations(1):
-        message = bot.slack.message(CHANNEL, row["message_ts"])
-        assert message["thread_ts"] == bot.store.run(1)["message_ts"]
-        assert "vote_up" in buttons(message) and f"The **{row['type']}** version" not in texts(message)
-        assert f"The *{row['type']}* version" in texts(message)
+        message = bot.slack.message(CHANNEL, row.message_ts)
+        assert message["thread_ts"] == bot.store.run(1).message_ts
+        assert "vote_up" in buttons(message) and f"The **{row.type}** version" not in texts(message)
+        assert f"The *{row.type}* version" in texts(message)
 
 
 def test_final_rewrites_are_retried_through_server_errors(bot: Bot) -> None:
@@ -55,7 +54,7 @@ def test_a_variation_that_cannot_be_rewritten_is_posted_anew(bot: Bot) -> None:
     nothing_left_working(bot)
     row = bot.store.variation(2)
     bot.click(2, "up")
-    assert bot.slack.wait_for(lambda: buttons(bot.slack.message(CHANNEL, row["message_ts"]))["vote_up"] == "👍 1")
+    assert bot.slack.wait_for(lambda: buttons(bot.slack.message(CHANNEL, row.message_ts))["vote_up"] == "👍 1")
 
 
 def test_a_parent_that_cannot_be_rewritten_gets_its_outcome_in_the_thread(bot: Bot) -> None:
@@ -63,10 +62,10 @@ def test_a_parent_that_cannot_be_rewritten_gets_its_outcome_in_the_thread(bot: B
     bot.command("Write a tagline")
     run = bot.wait_run()
     outcome = bot.slack.wait_for(
-        lambda: [m for m in bot.slack.thread(CHANNEL, run["message_ts"]) if "✅ Done: 3 variations" in texts(m)]
+        lambda: [m for m in bot.slack.thread(CHANNEL, run.message_ts) if "✅ Done: 3 variations" in texts(m)]
     )
     assert len(outcome) == 1
-    assert bot.slack.message(CHANNEL, run["message_ts"])  # the parent itself is never deleted
+    assert bot.slack.message(CHANNEL, run.message_ts)  # the parent itself is never deleted
     every_variation_can_be_voted_on(bot)
 
 
@@ -76,8 +75,8 @@ def test_a_variation_too_long_for_its_message_is_continued(bot: Bot) -> None:
     _, replies = run_thread(bot)
     row = bot.store.variation(1)
     placeholder = next(c.params["ts"] for c in bot.slack.calls("chat.update") if c.faulted)
-    assert row["message_ts"] != placeholder  # the buttons moved to the continuation
-    first, rest = bot.slack.message(CHANNEL, placeholder), bot.slack.message(CHANNEL, row["message_ts"])
+    assert row.message_ts != placeholder  # the buttons moved to the continuation
+    first, rest = bot.slack.message(CHANNEL, placeholder), bot.slack.message(CHANNEL, row.message_ts)
     assert "1. Technical" in texts(first) and "The *technical* version" in texts(rest)
     assert buttons(rest)["vote_up"] == "👍 0" and not buttons(first)
     assert len(replies) == 5
@@ -88,41 +87,22 @@ def test_variations_slack_refuses_everywhere_are_said_on_the_parent(bot: Bot) ->
     bot.slack.fail_next("chat.postMessage", error="msg_too_long", times=10_000, when=lambda p: bool(p.get("thread_ts")))
     bot.command("Write a tagline")
     run = bot.wait_run()
-    parent = bot.slack.wait_for(
-        lambda: (m := bot.slack.message(CHANNEL, run["message_ts"])) and "Done" in texts(m) and m
-    )
+    parent = bot.slack.wait_for(lambda: (m := bot.slack.message(CHANNEL, run.message_ts)) and "Done" in texts(m) and m)
     assert "3 of 3 variations written, but only 0 could be shown here" in texts(parent)
     assert "✅" not in texts(parent)
-    assert [v["status"] for v in bot.store.variations(1)] == ["done"] * 3  # the text is kept
-    assert all(v["message_ts"] is None for v in bot.store.variations(1))
-
-
-def click_within_slacks_deadline(bot: Bot, variation_id: int, user: str) -> int:
-    """A click, answered within the 3 seconds Slack waits for an ack (else this raises)."""
-    row = bot.store.variation(variation_id)
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0001"},
-        "user": {"id": user, "team_id": "T0001"},
-        "container": {"type": "message", "message_ts": row["message_ts"], "channel_id": CHANNEL},
-        "channel": {"id": CHANNEL},
-        "response_url": bot.slack.response_url(f"click-{user}"),
-        "actions": [{"action_id": "vote_up", "value": str(variation_id), "type": "button"}],
-    }
-    body = "payload=" + urllib.request.quote(json.dumps(payload))
-    request = urllib.request.Request(bot.url, data=body.encode(), headers=signed_headers(body, SIGNING_SECRET))
-    with urllib.request.urlopen(request, timeout=3) as response:
-        return response.status
+    assert [v.status for v in bot.store.variations(1)] == ["done"] * 3  # the text is kept
+    assert all(v.message_ts is None for v in bot.store.variations(1))
 
 
 def test_clicks_are_acked_while_slack_is_slow(bot: Bot) -> None:
     bot.command("Write a tagline")
     run_thread(bot)
     bot.slack.latency = 4.0  # longer than Slack waits for an ack
-    assert [click_within_slacks_deadline(bot, 1, f"U{n}") for n in range(3)] == [200, 200, 200]
+    # Each answered within the 3 s Slack waits for an ack, else the click raises.
+    assert [bot.click(1, user=f"U{n}", timeout=3)[0] for n in range(3)] == [200, 200, 200]
     assert bot.store.tally(1).up == 3
     row = bot.store.variation(1)
-    assert bot.slack.wait_for(lambda: buttons(bot.slack.message(CHANNEL, row["message_ts"]))["vote_up"] == "👍 3", 20)
+    assert bot.slack.wait_for(lambda: buttons(bot.slack.message(CHANNEL, row.message_ts))["vote_up"] == "👍 3", 20)
     bot.slack.latency = 0.0
 
 
@@ -130,12 +110,12 @@ def test_a_long_retry_after_defers_one_message_and_no_ack(bot: Bot) -> None:
     bot.command("Write a tagline")
     run_thread(bot)
     first, second = bot.store.variation(1), bot.store.variation(2)
-    bot.slack.fail_next("chat.update", status=429, retry_after=3600, when=lambda p: p.get("ts") == first["message_ts"])
-    assert click_within_slacks_deadline(bot, 1, "U1") == 200
+    bot.slack.fail_next("chat.update", status=429, retry_after=3600, when=lambda p: p.get("ts") == first.message_ts)
+    assert bot.click(1, user="U1", timeout=3)[0] == 200
     bot.slack.wait_for(lambda: any(c.faulted for c in bot.slack.calls("chat.update")))
-    assert click_within_slacks_deadline(bot, 2, "U2") == 200
-    assert bot.slack.wait_for(lambda: buttons(bot.slack.message(CHANNEL, second["message_ts"]))["vote_up"] == "👍 1")
-    assert buttons(bot.slack.message(CHANNEL, first["message_ts"]))["vote_up"] == "👍 0"  # waits its turn
+    assert bot.click(2, user="U2", timeout=3)[0] == 200
+    assert bot.slack.wait_for(lambda: buttons(bot.slack.message(CHANNEL, second.message_ts))["vote_up"] == "👍 1")
+    assert buttons(bot.slack.message(CHANNEL, first.message_ts))["vote_up"] == "👍 0"  # waits its turn
     assert bot.store.tally(1).up == 1  # the vote itself is safe
 
 
@@ -162,7 +142,7 @@ def test_a_plan_that_breaks_off_keeps_its_analysis_and_says_so(bot: Bot) -> None
     parent, replies = run_thread(bot)
     analysis = texts(replies[0])
     assert "Buyers differ" in analysis and "The plan broke off after 1 approach" in analysis
-    assert bot.store.run(1)["analysis"].startswith("Buyers differ")
+    assert bot.store.run(1).analysis.startswith("Buyers differ")
     assert "✅ Done: 1 variations" in texts(parent)
 
 

@@ -6,9 +6,8 @@ import json
 import time
 from typing import Any
 
-from tests.conftest import CHANNEL, SIGNING_SECRET, TEAM, USER, Bot
 from tests.fakes.signing import signed_headers
-from tests.test_stats import click, make_run, section_texts
+from tests.helpers import CHANNEL, SIGNING_SECRET, TEAM, USER, Bot, make_run, record_clicks, section_texts
 
 
 def open_home(bot: Bot, user: str = USER, tab: str = "home", team: str = TEAM) -> None:
@@ -57,14 +56,14 @@ def test_home_tab_shows_the_scoreboard_and_my_runs_linked_to_their_threads(bot: 
     status, _ = bot.command("Write a tagline for our <water bottle>")
     assert status == 200
     run = bot.wait_run()
-    technical = next(v for v in bot.store.variations(run["id"]) if v["type"] == "technical")
-    assert bot.click(technical["id"], "up")[0] == 200
-    assert bot.click(technical["id"], "up", user="U0002")[0] == 200
+    technical = next(v for v in bot.store.variations(run.id) if v.type == "technical")
+    assert bot.click(technical.id, "up")[0] == 200
+    assert bot.click(technical.id, "up", user="U0002")[0] == 200
     # A run whose thread is gone (chat.getPermalink fails), one still planning with no message yet,
     # someone else's run and a run in another workspace.
     (gone,) = make_run(bot.store, [("formal", "done")], team=TEAM, channel=CHANNEL, user=USER,
                        task="Old request", message_ts="1600000000.000100")  # fmt: skip
-    click(bot.store, gone, ("U0002", "down"), team=TEAM)
+    record_clicks(bot.store, gone, ("U0002", "down"), team=TEAM)
     planning = bot.store.create_run(team_id=TEAM, channel_id=CHANNEL, user_id=USER, task="Brand new request",
                                     context={}, orchestrator_model="o", worker_model="w")  # fmt: skip
     make_run(bot.store, [("formal", "done")], team=TEAM, user="U0002", task="Not mine")
@@ -81,7 +80,7 @@ def test_home_tab_shows_the_scoreboard_and_my_runs_linked_to_their_threads(bot: 
     ]
     assert any(t.startswith("4 runs this week · ") for t in texts)  # the workspace's, not only mine
 
-    thread = "https://test.slack.com/archives/{}/p{}".format(CHANNEL, run["message_ts"].replace(".", ""))
+    thread = "https://test.slack.com/archives/{}/p{}".format(CHANNEL, run.message_ts.replace(".", ""))
     shown = in_order(view["blocks"])
     runs = shown[shown.index("🕘 Your recent runs") + 1 :]
     assert runs[0::2] == [  # newest first; each with its status, channel and time underneath
@@ -93,8 +92,8 @@ def test_home_tab_shows_the_scoreboard_and_my_runs_linked_to_their_threads(bot: 
     assert runs[3].startswith(f"✅ done · <#{CHANNEL}> · <!date^")
     assert "Not mine" not in json.dumps(view) and "Other workspace" not in json.dumps(view)
     asked = [c.params["message_ts"] for c in bot.slack.calls("chat.getPermalink")]
-    assert sorted(asked) == sorted(["1600000000.000100", run["message_ts"]])  # none for the unposted run
-    assert bot.store.run(planning)["status"] == "planning"
+    assert sorted(asked) == sorted(["1600000000.000100", run.message_ts])  # none for the unposted run
+    assert bot.store.run(planning).status == "planning"
 
 
 def test_a_new_user_sees_a_friendly_empty_home(bot: Bot) -> None:

@@ -19,8 +19,8 @@ import pytest
 from bot.forms import OUT_OF_DATE
 from bot.guard import FORM, JSON, MAX_BODY_BYTES, SQLITE_MAX_ID, SlackEvents, parse_id
 from bot.logs import scrub_message
-from tests.conftest import CHANNEL, SIGNING_SECRET, TEAM, USER, Bot, interaction
 from tests.fakes.signing import signed_headers, slash_command_body
+from tests.helpers import CHANNEL, SIGNING_SECRET, TEAM, USER, Bot, interaction
 from tests.scripted import Script, plan_reply
 
 EVENTS = "/slack/events"
@@ -123,7 +123,7 @@ def test_a_chunked_request_within_the_limit_works(bot: Bot) -> None:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
-    assert bot.wait_run()["task"] == "Write a tagline"
+    assert bot.wait_run().task == "Write a tagline"
 
 
 def test_a_click_on_a_long_message_fits_well_within_the_limit(bot: Bot) -> None:
@@ -307,14 +307,14 @@ def test_a_form_with_metadata_the_app_did_not_write_asks_to_start_again(bot: Bot
 def test_a_command_mentioning_payload_is_a_command(bot: Bot) -> None:
     """Bolt's own parser reads any form body containing the word "payload" as an empty request."""
     assert bot.command("Write a payload description for our rocket")[0] == 200
-    assert bot.wait_run()["task"] == "Write a payload description for our rocket"
+    assert bot.wait_run().task == "Write a payload description for our rocket"
 
 
 def test_bolts_internal_headers_are_not_taken_from_outside(bot: Bot) -> None:
     body = slash_command_body(text="Write a tagline", response_url=bot.slack.response_url("command"))
     headers = {**signed_headers(body, SIGNING_SECRET), "X-Slack-Bolt-Lazy-Only": "1"}
     assert send(bot, body, headers)[0] == 200
-    assert bot.wait_run()["task"] == "Write a tagline"
+    assert bot.wait_run().task == "Write a tagline"
 
 
 # ------------------------------------------------------------------------------------------------- logs
@@ -427,7 +427,7 @@ def test_no_control_character_reaches_slack(bot: Bot) -> None:
     )
     bot.command("Write a \x00 tagline \x1b[31m in\x9b red")
     run = bot.wait_run()
-    assert run["task"] == "Write a \x00 tagline \x1b[31m in\x9b red"  # stored as typed
+    assert run.task == "Write a \x00 tagline \x1b[31m in\x9b red"  # stored as typed
     posted = [call.params for call in bot.slack.calls() if call.method.startswith("chat.")]
     assert any("in red" in text for params in posted for text in strings(params))
     assert any("there" in text for params in posted for text in strings(params))

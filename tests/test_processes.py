@@ -3,65 +3,23 @@ neither takes the other's work for its own or for an orphan while the other live
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
-import pytest
-
-from bot.store import Store, Tally
-from tests.conftest import Bot, bot_env
-from tests.fakes import free_port, wait_for
+from bot.store import Tally
+from tests.fakes import wait_for
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
-from tests.fakes.slack_api import FakeSlackAPI
+from tests.helpers import Bot, StartProcess
 from tests.scripted import Script
-from tests.test_hardening import healthy
-
-ROOT = Path(__file__).resolve().parents[1]
-
-Start = Callable[[str], tuple[subprocess.Popen[bytes], Bot]]
 
 
-@pytest.fixture
-def start(slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path) -> Iterator[Start]:
-    """Starts `python -m bot` in HTTP mode on a port of its own, on the test's one database file; every
-    process started is stopped at the end. Its stderr goes to tmp_path/NAME.log."""
-    db = tmp_path / "shared.db"
-    store = Store(str(db))  # the test's own view of the file, as a third process would have
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start_one(name: str) -> tuple[subprocess.Popen[bytes], Bot]:
-        port = free_port()
-        env = {**os.environ, **bot_env(slack, claude, db), "PORT": str(port)}
-        with open(tmp_path / f"{name}.log", "wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=env, stderr=log)
-        started.append(process)
-        wait_for(
-            lambda: healthy(f"http://127.0.0.1:{port}/healthz"),
-            timeout=30,
-            context=lambda: (tmp_path / f"{name}.log").read_text(errors="replace"),
-        )
-        return process, Bot(f"http://127.0.0.1:{port}/slack/events", store, slack, claude)
-
-    yield start_one
-    for process in started:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=60)
-    store.close()
-
-
-def test_thirty_clicks_on_each_of_two_processes_at_once_are_all_stored(start: Start) -> None:
-    _, first = start("first")
-    _, second = start("second")
+def test_thirty_clicks_on_each_of_two_processes_at_once_are_all_stored(start_process: StartProcess) -> None:
+    first = start_process("first").bot
+    second = start_process("second").bot
     assert first.command("Write a tagline")[0] == 200
     store = first.store
-    wait_for(lambda: (run := store.run(1)) is not None and run["status"] == "done", timeout=30)
-    variation = next(v["id"] for v in store.variations(1) if v["status"] == "done")
+    wait_for(lambda: (run := store.find_run(1)) is not None and run.status == "done", timeout=30)
+    variation = next(v.id for v in store.variations(1) if v.status == "done")
 
     barrier = threading.Barrier(60)
     answers: dict[str, int] = {}
@@ -85,23 +43,24 @@ def test_thirty_clicks_on_each_of_two_processes_at_once_are_all_stored(start: St
 
 
 def test_a_process_that_starts_leaves_the_others_runs_alone_until_that_process_dies(
-    start: Start, claude: FakeAnthropicAPI
+    start_process: StartProcess, claude: FakeAnthropicAPI
 ) -> None:
     # The first process's run stays in flight: two of its three workers take a minute to answer.
     claude.responder = Script(
         worker=lambda kind: FakeReply(f"<response>{kind}</response>", ttft=0.0 if kind == "technical" else 60)
     )
-    first_process, first = start("first")
+    first_process = start_process("first")
+    first = first_process.bot
     assert first.command("Write a tagline")[0] == 200
     store = first.store
-    wait_for(lambda: [v["status"] for v in store.variations(1)].count("writing") == 2, timeout=30)
+    wait_for(lambda: [v.status for v in store.variations(1)].count("writing") == 2, timeout=30)
 
-    start("second")  # its start-up recovery has run by the time it answers /healthz
-    assert store.run(1)["status"] == "running"
-    assert [v["status"] for v in store.variations(1)].count("writing") == 2
+    start_process("second")  # its start-up recovery has run by the time it answers /healthz
+    assert store.run(1).status == "running"
+    assert [v.status for v in store.variations(1)].count("writing") == 2
 
-    first_process.send_signal(signal.SIGKILL)
-    first_process.wait(timeout=10)
+    first_process.popen.send_signal(signal.SIGKILL)
+    first_process.popen.wait(timeout=10)
     # The second process notices at its next heartbeat that the run's process is gone.
-    wait_for(lambda: store.run(1)["status"] == "interrupted", timeout=30)
-    assert sorted(v["status"] for v in store.variations(1)) == ["done", "interrupted", "interrupted"]
+    wait_for(lambda: store.run(1).status == "interrupted", timeout=30)
+    assert sorted(v.status for v in store.variations(1)) == ["done", "interrupted", "interrupted"]

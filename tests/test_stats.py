@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-from collections.abc import Sequence
 from contextlib import closing
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,51 +18,7 @@ from bot.home import MAX_BLOCKS, NO_VOTES, home_view, stats_message
 from bot.stats import RecentRun, Stats, TypeStats, recent_runs, stats
 from bot.store import VOTE_VALUES as VOTES
 from bot.store import Store
-from tests.conftest import CHANNEL, TEAM, Bot
-
-NOW = datetime.now(UTC)
-
-
-def make_run(
-    store: Store,
-    variations: Sequence[tuple[str, str]],
-    *,
-    team: str = "T1",
-    channel: str = "CA",
-    user: str = "U1",
-    task: str = "Write a tagline",
-    ago: timedelta = timedelta(hours=1),
-    tokens: tuple[int, int] | None = None,
-    message_ts: str | None = None,
-) -> list[int]:
-    """A run created `ago` before now with (type, status) variations; returns the variations' ids."""
-    run_id = store.create_run(
-        team_id=team,
-        channel_id=channel,
-        user_id=user,
-        task=task,
-        context={},
-        orchestrator_model="o",
-        worker_model="w",
-    )
-    fields: dict[str, Any] = {"created_at": (NOW - ago).isoformat(timespec="milliseconds"), "status": "done"}
-    if tokens is not None:
-        fields["input_tokens"], fields["output_tokens"] = tokens
-    if message_ts is not None:
-        fields["message_ts"] = message_ts
-    store.update_run(run_id, **fields)
-    ids = []
-    for position, (kind, status) in enumerate(variations):
-        variation_id = store.add_variation(run_id, position, kind, f"The {kind} take")
-        store.update_variation(variation_id, status=status, text=f"{kind} text")
-        ids.append(variation_id)
-    return ids
-
-
-def click(store: Store, variation_id: int, *votes: tuple[str, str], team: str = "T1") -> None:
-    """(user, value) clicks, in order, as the buttons record them."""
-    for user, value in votes:
-        store.record_click(variation_id, team_id=team, user_id=user, value=value)
+from tests.helpers import CHANNEL, NOW, TEAM, Bot, make_run, record_clicks, section_texts
 
 
 def seed(store: Store, team: str = "T1", channels: tuple[str, str] = ("CA", "CB")) -> None:
@@ -89,16 +44,16 @@ def seed(store: Store, team: str = "T1", channels: tuple[str, str] = ("CA", "CB"
                       ago=timedelta(minutes=30))  # fmt: skip
     (t6,) = make_run(store, [("technical", "done")], team="T2", channel=ca, tokens=(7, 7))
 
-    click(store, t1, ("U1", "up"), ("U2", "up"), ("U3", "down"), team=team)
-    click(store, l1, ("U1", "up"), team=team)
-    click(store, t2, ("U1", "up"), ("U2", "up"), team=team)
-    click(store, h2, ("U1", "up"), ("U2", "up"), ("U3", "up"), team=team)
-    click(store, l2, ("U1", "down"), team=team)
-    click(store, l3, ("U1", "down"), team=team)
-    click(store, p3, ("U2", "down"), ("U3", "down"), team=team)
-    click(store, t5, ("U1", "up"), ("U1", "up"), team=team)
-    click(store, l5, ("U2", "up"), ("U2", "down"), team=team)
-    click(store, t6, *((f"U{i}", "up") for i in range(5)), team="T2")
+    record_clicks(store, t1, ("U1", "up"), ("U2", "up"), ("U3", "down"), team=team)
+    record_clicks(store, l1, ("U1", "up"), team=team)
+    record_clicks(store, t2, ("U1", "up"), ("U2", "up"), team=team)
+    record_clicks(store, h2, ("U1", "up"), ("U2", "up"), ("U3", "up"), team=team)
+    record_clicks(store, l2, ("U1", "down"), team=team)
+    record_clicks(store, l3, ("U1", "down"), team=team)
+    record_clicks(store, p3, ("U2", "down"), ("U3", "down"), team=team)
+    record_clicks(store, t5, ("U1", "up"), ("U1", "up"), team=team)
+    record_clicks(store, l5, ("U2", "up"), ("U2", "down"), team=team)
+    record_clicks(store, t6, *((f"U{i}", "up") for i in range(5)), team="T2")
 
 
 @pytest.fixture
@@ -163,8 +118,8 @@ def test_a_three_way_tie_shares_first_place_in_thirds(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "tie.db"))
     a, b, c, d = make_run(store, [("a", "done"), ("b", "done"), ("c", "done"), ("d", "done")])
     for variation_id in (a, b, c):
-        click(store, variation_id, ("U1", "up"))
-    click(store, d, ("U1", "down"))
+        record_clicks(store, variation_id, ("U1", "up"))
+    record_clicks(store, d, ("U1", "down"))
     firsts = {t.type: (t.firsts, t.first_share) for t in stats(store, "T1").types}
     assert firsts["a"] == firsts["b"] == firsts["c"] == pytest.approx((1 / 3, 1 / 3))
     assert firsts["d"] == (0.0, 0.0)
@@ -232,7 +187,7 @@ def test_totals_kept_click_by_click_equal_totals_recounted_from_the_rows(operati
             elif name == "status" and variations:
                 store.update_variation(variations[args[0] % len(variations)], status=args[1])
             elif name == "click" and variations:
-                click(store, variations[args[0] % len(variations)], (args[1], args[2]))
+                record_clicks(store, variations[args[0] % len(variations)], (args[1], args[2]))
             elif name == "interrupt" and variations:
                 store.mark_interrupted([], [variations[args[0] % len(variations)]], "gone")
         assert not store.refresh_scoreboard()  # the store's own changes kept the totals: nothing to recount
@@ -274,12 +229,6 @@ def test_rows_changed_behind_the_stores_back_are_recounted_at_the_next_scoreboar
 
 
 # -- blocks ------------------------------------------------------------------------------------------
-
-
-def section_texts(blocks: list[dict[str, Any]]) -> list[str]:
-    return [b["text"]["text"] for b in blocks if b["type"] in ("section", "header")] + [
-        e["text"] for b in blocks if b["type"] == "context" for e in b["elements"]
-    ]
 
 
 def test_stats_message_lists_each_scope(store: Store) -> None:
@@ -379,4 +328,4 @@ def test_stats_command_without_votes_says_how_to_get_some(bot: Bot) -> None:
 def test_a_request_that_merely_starts_with_stats_is_a_run(bot: Bot) -> None:
     status, body = bot.command("stats for our quarterly report, as a haiku")
     assert status == 200 and "This workspace" not in body
-    assert bot.wait_run()["task"] == "stats for our quarterly report, as a haiku"
+    assert bot.wait_run().task == "stats for our quarterly report, as a haiku"

@@ -4,23 +4,16 @@ is left "running"."""
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.app import build
-from bot.config import Settings
-from bot.server import HttpServer
-from tests.conftest import CHANNEL, Bot, anthropic_client, bot_env
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 from tests.fakes.slack_api import FakeSlackAPI
+from tests.helpers import CHANNEL, Bot, buttons, start_bot, texts
 from tests.scripted import Script
-from tests.test_app import buttons, texts
 
 
 def read_only(bot: Bot, on: bool) -> None:
@@ -28,27 +21,11 @@ def read_only(bot: Bot, on: bool) -> None:
     bot.store.db.execute(f"PRAGMA query_only = {int(on)}")
 
 
-def healthz(bot: Bot) -> tuple[int, dict[str, object]]:
-    url = bot.url.replace("/slack/events", "/healthz")
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 @pytest.fixture
 def quick_bot(slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path) -> Iterator[Bot]:
     """The bot with recovery looking for orphans five times a second."""
-    settings = Settings.from_env(bot_env(slack, claude, tmp_path / "variations.db"))
-    services = build(settings, anthropic_client=anthropic_client(claude), heartbeat=0.2)
-    server = HttpServer(services.app, services.ack_first, services.health, host="127.0.0.1", port=0)
-    server.start()
-    try:
-        yield Bot(server.url, services.store, slack, claude)
-    finally:
-        server.stop()
-        services.close()
+    with start_bot(slack, claude, tmp_path / "variations.db", heartbeat=0.2) as bot:
+        yield bot
 
 
 def test_a_request_that_cannot_be_recorded_is_told_so(bot: Bot) -> None:
@@ -57,10 +34,10 @@ def test_a_request_that_cannot_be_recorded_is_told_so(bot: Bot) -> None:
     answer = bot.slack.wait_for(lambda: bot.slack.responses("command"))[0]
     assert answer["response_type"] == "ephemeral" and "couldn't record this request" in answer["text"]
     assert bot.slack.calls("chat.postMessage") == [] and bot.claude.requests() == []
-    status, report = healthz(bot)
+    status, report = bot.healthz()
     assert status == 503 and report["ok"] is False and "readonly" in str(report["database"])
     read_only(bot, False)
-    assert healthz(bot)[0] == 200
+    assert bot.healthz()[0] == 200
 
 
 def test_a_click_that_cannot_be_saved_is_told_so(bot: Bot) -> None:
@@ -84,22 +61,20 @@ def test_a_run_whose_database_fails_ends_visibly_and_is_recovered(quick_bot: Bot
 
     bot.claude.responder = Script(worker=worker)
     bot.command("Write a tagline")
-    bot.slack.wait_for(lambda: len([v for v in bot.store.variations(1) if v["message_ts"]]) == 3)
+    bot.slack.wait_for(lambda: len([v for v in bot.store.variations(1) if v.message_ts]) == 3)
     read_only(bot, True)
     release.set()
-    parent_ts = bot.store.run(1)["message_ts"]
-    parent = bot.slack.wait_for(
-        lambda: (m := bot.slack.message(CHANNEL, parent_ts)) and "Failed" in texts(m) and m
-    )
+    parent_ts = bot.store.run(1).message_ts
+    parent = bot.slack.wait_for(lambda: (m := bot.slack.message(CHANNEL, parent_ts)) and "Failed" in texts(m) and m)
     assert "database could not be written" in texts(parent)
     for message in bot.slack.thread(CHANNEL, parent_ts):
         assert "Writing…" not in texts(message)
-    assert bot.store.run(1)["status"] == "running"  # the database could not be told
+    assert bot.store.run(1).status == "running"  # the database could not be told
     read_only(bot, False)
-    assert bot.slack.wait_for(lambda: bot.store.run(1)["status"] == "interrupted")
+    assert bot.slack.wait_for(lambda: bot.store.run(1).status == "interrupted")
     assert bot.slack.wait_for(lambda: "Interrupted" in texts(bot.slack.message(CHANNEL, parent_ts)))
     for row in bot.store.variations(1):
-        assert row["status"] == "interrupted"
+        assert row.status == "interrupted"
         assert bot.slack.wait_for(
-            lambda row=row: buttons(bot.slack.message(CHANNEL, row["message_ts"])) == {"retry": "🔁 Retry"}
+            lambda row=row: buttons(bot.slack.message(CHANNEL, row.message_ts)) == {"retry": "🔁 Retry"}
         )

@@ -49,7 +49,9 @@ def test_schema_is_created_in_wal_mode_readable_by_owner_only(tmp_path: Path) ->
 def test_clicks_toggle_and_switch_votes_and_all_are_logged(store: Store) -> None:
     variation = new_variation(store)
     assert store.record_click(variation, team_id="T1", user_id="A", value="up").value == "up"
-    assert store.record_click(variation, team_id="T1", user_id="A", value="up").value is None
+    withdrawn = store.record_click(variation, team_id="T1", user_id="A", value="up")
+    assert (withdrawn.value, withdrawn.tally) == (None, Tally(up=0, down=0))
+    assert store.db["votes"].count == 0  # a withdrawn vote is no row at all, not a row with some value
     assert store.record_click(variation, team_id="T1", user_id="A", value="down").value == "down"
     vote = store.record_click(variation, team_id="T1", user_id="A", value="up")
     assert (vote.value, vote.tally) == ("up", Tally(up=1, down=0))
@@ -90,9 +92,9 @@ def test_rows_survive_reopening(tmp_path: Path) -> None:
     store.record_click(variation, team_id="T1", user_id="A", value="up")
     store.update_variation(variation, text="Hello", status="done")
     reopened = Store(path)  # a second process or a restart sees what was written, without close()
-    assert reopened.variation(variation)["text"] == "Hello"
+    assert reopened.variation(variation).text == "Hello"
     assert reopened.tally(variation) == Tally(up=1)
-    assert reopened.run(1)["context"] == '{"audience": "hikers"}'
+    assert reopened.run(1).context == {"audience": "hikers"}
 
 
 # -- two writers on one file ---------------------------------------------------------------------------
@@ -167,7 +169,7 @@ def test_runs_and_variations_record_their_process_which_beats_and_retires(tmp_pa
     store = Store(path, owner="me")
     run_id = new_run(store)
     variation = store.add_variation(run_id, 0, "formal", "Be formal")
-    assert store.run(run_id)["owner"] == "me" and store.variation(variation)["owner"] == "me"
+    assert store.run(run_id).owner == "me" and store.variation(variation).owner == "me"
     (row,) = store.db["processes"].rows
     assert (row["owner"], row["host"], row["pid"]) == ("me", socket.gethostname(), os.getpid())
     first_beat = row["heartbeat_at"]
@@ -177,7 +179,7 @@ def test_runs_and_variations_record_their_process_which_beats_and_retires(tmp_pa
     store.update_variation(variation, status="failed")
     other = Store(path, owner="other")
     other.update_variation(variation, status="writing", error=None)
-    assert store.variation(variation)["owner"] == "other"
+    assert store.variation(variation).owner == "other"
     other.retire()
     assert [r["owner"] for r in store.db["processes"].rows] == ["me"]
     assert Store(str(tmp_path / "w.db")).owner.startswith(f"{socket.gethostname()}:{os.getpid()}:")
@@ -225,10 +227,10 @@ def test_marking_interrupted_changes_only_rows_still_being_written_and_says_whic
     runs = [planning, running, done, failed]
 
     assert me.mark_interrupted(runs, [writing, written], "gone") == ([planning, running], [writing])
-    assert [me.run(r)["status"] for r in runs] == ["interrupted", "interrupted", "done", "failed"]
-    assert me.run(running)["error"] == "gone" and me.run(running)["finished_at"] is not None
-    assert me.run(done)["error"] is None
-    assert (me.variation(writing)["status"], me.variation(written)["status"]) == ("interrupted", "done")
+    assert [me.run(r).status for r in runs] == ["interrupted", "interrupted", "done", "failed"]
+    assert me.run(running).error == "gone" and me.run(running).finished_at is not None
+    assert me.run(done).error is None
+    assert (me.variation(writing).status, me.variation(written).status) == ("interrupted", "done")
     assert other.mark_interrupted(runs, [writing, written], "gone") == ([], [])  # already reported
 
 

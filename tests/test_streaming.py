@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import itertools
 
-from tests.conftest import CHANNEL, Bot
 from tests.fakes.anthropic_api import FakeReply
+from tests.helpers import CHANNEL, Bot, buttons, run_thread, texts
 from tests.scripted import Script, plan_reply
-from tests.test_app import buttons, run_thread, texts
 
 WORDS = " ".join(f"word{i}" for i in range(300))  # ~2,700 characters
 
@@ -27,12 +26,12 @@ def test_variation_text_streams_into_its_message_then_gets_buttons(bot: Bot) -> 
     bot.command("Write a long one")
     _, replies = run_thread(bot)
     variation = bot.store.variation(1)
-    seen = updates_of(bot, variation["message_ts"])
+    seen = updates_of(bot, variation.message_ts)
     live = [text for text in seen if "Writing…" in text]
     assert len(live) >= 2, seen  # several partial versions before the end
     assert all(len(a) <= len(b) for a, b in itertools.pairwise(live))  # the text only grows
     assert "word0" in live[0] and "word299" not in live[0]
-    final = bot.slack.message(CHANNEL, variation["message_ts"])
+    final = bot.slack.message(CHANNEL, variation.message_ts)
     assert WORDS in texts(final).replace("\n", " ")
     assert "Writing…" not in texts(final)
     assert buttons(final) == {"vote_up": "👍 0", "vote_down": "👎 0", "regenerate": "♻️ New version"}
@@ -72,10 +71,10 @@ def test_fast_token_rate_does_not_flood_slack(bot: Bot) -> None:
     bot.claude.responder = Script(worker=lambda kind: flood)
     bot.command("Write a tagline")
     run_thread(bot)
-    seconds = bot.store.run(1)["seconds"]
-    for variation in bot.store.db["variations"].rows:
+    seconds = bot.store.run(1).seconds
+    for variation in bot.store.variations(1):
         # one update per 0.2 s interval at most, plus the final one
-        assert len(updates_of(bot, variation["message_ts"])) <= seconds / 0.2 + 2
+        assert len(updates_of(bot, variation.message_ts)) <= seconds / 0.2 + 2
     assert len(bot.slack.calls()) < 100
 
 

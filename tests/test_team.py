@@ -5,42 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.conftest import CHANNEL, TEAM, USER, Bot, interaction
 from tests.fakes.anthropic_api import FakeReply
+from tests.helpers import CHANNEL, USER, Bot, buttons, opened_view, press, run_thread, submit_view, text_value, texts
 from tests.scripted import Script, is_plan_prompt, plan_reply
-from tests.test_app import buttons, run_thread, texts
-
-
-def submit_view(bot: Bot, view: dict[str, Any], values: dict[str, Any]) -> tuple[int, str]:
-    """Submit a modal the app opened, with `values` as Slack's view.state.values."""
-    submitted = {**view, "id": "V123", "team_id": TEAM, "state": {"values": values}}
-    return interaction(bot, {"type": "view_submission", "trigger_id": "1.2.3", "view": submitted})
-
-
-def text_value(value: str) -> dict[str, Any]:
-    return {"value": {"type": "plain_text_input", "value": value}}
-
-
-def click(bot: Bot, action_id: str, value: str, user: str = USER) -> tuple[int, str]:
-    return interaction(
-        bot,
-        {
-            "type": "block_actions",
-            "user": {"id": user, "team_id": TEAM},
-            "trigger_id": "9.9.9",
-            "channel": {"id": CHANNEL},
-            "container": {"type": "message", "channel_id": CHANNEL},
-            "response_url": bot.slack.response_url(f"{action_id}-{user}"),
-            "actions": [{"action_id": action_id, "value": value, "type": "button"}],
-        },
-    )
-
-
-def opened_view(bot: Bot, callback_id: str) -> dict[str, Any]:
-    call = bot.slack.wait_for(
-        lambda: [c for c in bot.slack.calls("views.open") if c.params["view"]["callback_id"] == callback_id]
-    )[-1]
-    return call.params["view"]
 
 
 def test_command_alone_opens_the_form_and_its_fields_reach_the_prompts(bot: Bot) -> None:
@@ -62,8 +29,8 @@ def test_command_alone_opens_the_form_and_its_fields_reach_the_prompts(bot: Bot)
     )
     assert status == 200 and body == ""  # the modal closes
     run = bot.wait_run()
-    assert json.loads(run["context"]) == {"audience": "hikers", "key points": "24h cold\n750 ml"}
-    assert run["channel_id"] == CHANNEL and run["user_id"] == USER
+    assert run.context == {"audience": "hikers", "key points": "24h cold\n750 ml"}
+    assert run.channel_id == CHANNEL and run.user_id == USER
     plan_prompt = next(p for p in bot.claude.prompts() if "<tasks>" in p)
     assert "exactly 3 distinct approaches" in plan_prompt
     assert all("hikers" in prompt and "750 ml" in prompt for prompt in bot.claude.prompts())
@@ -124,44 +91,40 @@ def test_synthesis_combines_the_top_voted_and_is_voted_on_like_a_variation(bot: 
         return "<response>unused</response>"
 
     bot.claude.responder = synthesis
-    assert click(bot, "synthesize", "1")[0] == 200
+    assert press(bot, "synthesize", "1")[0] == 200
     row = bot.slack.wait_for(
         lambda: next(
-            (
-                r
-                for r in bot.store.variations(1)
-                if r["type"] == "synthesis" and r["message_ts"] and r["status"] == "done"
-            ),
+            (r for r in bot.store.variations(1) if r.type == "synthesis" and r.message_ts and r.status == "done"),
             None,
         )
     )
-    assert row["position"] == 3 and row["text"] == "The **best** of both."
+    assert row.position == 3 and row.text == "The **best** of both."
     prompt = bot.claude.prompts()[-1]
     # the two voted variations, best first; the unvoted one left out
     assert prompt.index('type="technical" net_votes="2"') < prompt.index('type="practical" net_votes="1"')
     assert 'type="lifestyle"' not in prompt
     message = bot.slack.wait_for(
-        lambda: (m := bot.slack.message(CHANNEL, row["message_ts"])) and "Writing" not in texts(m) and m
+        lambda: (m := bot.slack.message(CHANNEL, row.message_ts)) and "Writing" not in texts(m) and m
     )
     assert message["thread_ts"] == parent["ts"]
     assert "🧩 *Synthesis*" in texts(message) and "The *best* of both." in texts(message)
     assert "vote_up" in buttons(message)
-    bot.click(row["id"], "up", user="U9")
-    assert bot.slack.wait_for(lambda: buttons(bot.slack.message(CHANNEL, row["message_ts"]))["vote_up"] == "👍 1")
+    bot.click(row.id, "up", user="U9")
+    assert bot.slack.wait_for(lambda: buttons(bot.slack.message(CHANNEL, row.message_ts))["vote_up"] == "👍 1")
     run = bot.store.run(1)
-    assert run["input_tokens"] > 0  # the synthesis call is counted in the run's cost
+    assert run.input_tokens > 0  # the synthesis call is counted in the run's cost
 
 
 def test_double_click_on_synthesize_writes_one(bot: Bot) -> None:
     bot.command("Write a tagline")
     run_thread(bot)
     bot.claude.responder = Script(worker=lambda kind: FakeReply("<response>merged</response>", ttft=0.5))
-    click(bot, "synthesize", "1")
-    click(bot, "synthesize", "1", user="U2")
+    press(bot, "synthesize", "1")
+    press(bot, "synthesize", "1", user="U2")
     answer = bot.slack.wait_for(lambda: bot.slack.responses("synthesize-U2"))
     assert "already being written" in answer[0]["text"]
-    bot.slack.wait_for(lambda: any(r["type"] == "synthesis" and r["status"] == "done" for r in bot.store.variations(1)))
-    assert sum(r["type"] == "synthesis" for r in bot.store.variations(1)) == 1
+    bot.slack.wait_for(lambda: any(r.type == "synthesis" and r.status == "done" for r in bot.store.variations(1)))
+    assert sum(r.type == "synthesis" for r in bot.store.variations(1)) == 1
 
 
 def test_new_version_follows_the_instruction_and_old_votes_stay(bot: Bot) -> None:
@@ -169,41 +132,39 @@ def test_new_version_follows_the_instruction_and_old_votes_stay(bot: Bot) -> Non
     parent, _ = run_thread(bot)
     bot.click(2, "up", user="U1")
     old = bot.store.variation(2)
-    assert click(bot, "regenerate", "2")[0] == 200
+    before = bot.slack.wait_for(
+        lambda: (m := bot.slack.message(CHANNEL, old.message_ts)) and buttons(m)["vote_up"] == "👍 1" and m
+    )
+    assert press(bot, "regenerate", "2")[0] == 200
     view = opened_view(bot, "regenerate_form")
     bot.claude.responder = Script(worker=lambda kind: "<response>Short and sweet.</response>")
     assert submit_view(bot, view, {"instruction": text_value("shorter")})[0] == 200
     new = bot.slack.wait_for(
         lambda: next(
-            (
-                r
-                for r in bot.store.variations(1)
-                if r["regenerated_from"] == 2 and r["message_ts"] and r["status"] == "done"
-            ),
+            (r for r in bot.store.variations(1) if r.regenerated_from == 2 and r.message_ts and r.status == "done"),
             None,
         )
     )
-    assert (new["type"], new["instruction"], new["text"]) == ("lifestyle", "shorter", "Short and sweet.")
+    assert (new.type, new.instruction, new.text) == ("lifestyle", "shorter", "Short and sweet.")
     prompt = bot.claude.prompts()[-1]
-    assert "<change_request>shorter</change_request>" in prompt and old["text"] in prompt
+    assert "<change_request>shorter</change_request>" in prompt and old.text in prompt
     message = bot.slack.wait_for(
-        lambda: (m := bot.slack.message(CHANNEL, new["message_ts"])) and "Writing" not in texts(m) and m
+        lambda: (m := bot.slack.message(CHANNEL, new.message_ts)) and "Writing" not in texts(m) and m
     )
-    assert message["thread_ts"] == parent["ts"]
+    assert message["thread_ts"] == parent["ts"] and new.message_ts != old.message_ts
     assert "♻️ *Lifestyle*, new version (shorter)" in texts(message)
     assert buttons(message)["vote_up"] == "👍 0"
     assert bot.store.tally(2).up == 1  # the old text keeps its vote
-    assert (
-        bot.slack.message(CHANNEL, old["message_ts"])["blocks"]
-        == bot.slack.message(CHANNEL, old["message_ts"])["blocks"]
-    )
+    # The old message still shows what it showed before: its text, its vote and its buttons.
+    after = bot.slack.message(CHANNEL, old.message_ts)
+    assert (after["text"], after["blocks"]) == (before["text"], before["blocks"])
 
 
 def test_buttons_on_unknown_things_explain(bot: Bot) -> None:
     bot.command("Write a tagline")
     run_thread(bot)
-    click(bot, "regenerate", "999")
+    press(bot, "regenerate", "999")
     assert "no longer exists" in bot.slack.wait_for(lambda: bot.slack.responses(f"regenerate-{USER}"))[0]["text"]
-    click(bot, "synthesize", "999")
+    press(bot, "synthesize", "999")
     assert "no longer exists" in bot.slack.wait_for(lambda: bot.slack.responses(f"synthesize-{USER}"))[0]["text"]
     assert not [c for c in bot.slack.calls("views.open") if c.params["view"]["callback_id"] == "regenerate_form"]

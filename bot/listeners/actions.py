@@ -17,7 +17,7 @@ from bot.forms import regenerate_form
 from bot.guard import parse_id
 from bot.listeners.later import Later
 from bot.metrics import Metrics
-from bot.render import FINISHED
+from bot.rows import MissingRow, RunRow, VariationRow
 from bot.runner import Runner
 from bot.store import Store
 from bot.votes import VoteRefresher
@@ -43,66 +43,69 @@ def user_of(body: dict[str, Any]) -> str:
 def register(app: App, store: Store, runner: Runner, refresher: VoteRefresher, later: Later, metrics: Metrics) -> None:
     tell = later.say
 
-    def variation_for(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> dict[str, Any] | None:
-        """The clicked variation, or None after telling the user why nothing happens."""
+    def clicked(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> tuple[VariationRow, RunRow] | None:
+        """The clicked variation and its run, or None after telling the user why nothing happens."""
         variation_id = parse_id(action.get("value"))
-        variation = store.variation(variation_id) if variation_id is not None else None
-        run = store.run(variation["run_id"]) if variation else None
+        variation = store.find_variation(variation_id) if variation_id is not None else None
+        run = store.find_run(variation.run_id) if variation else None
         if variation is None or run is None:
             tell(respond, GONE)
             return None
-        if run["team_id"] and team_of(body) != run["team_id"]:
+        if run.team_id and team_of(body) != run.team_id:
             tell(respond, OTHER_WORKSPACE)
             return None
-        return {**variation, "channel_id": run["channel_id"]}
+        return variation, run
 
     def on_vote(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
-        variation = variation_for(body, action, respond)
-        if variation is None:
+        found = clicked(body, action, respond)
+        if found is None:
             return
+        variation, run = found
         value = "up" if action["action_id"] == VOTE_UP else "down"
         try:
-            store.record_click(variation["id"], team_id=team_of(body), user_id=user_of(body), value=value)
-        except LookupError:
+            store.record_click(variation.id, team_id=team_of(body), user_id=user_of(body), value=value)
+        except MissingRow:
             tell(respond, GONE)
             return
         except sqlite3.Error as error:
-            log.error("step=click_not_saved variation=%d error=%s", variation["id"], error)
+            log.error("step=click_not_saved variation=%d error=%s", variation.id, error)
             tell(respond, NOT_SAVED)
             return
         metrics.clicks.labels(value).inc()
-        refresher.refresh(variation["id"], variation["run_id"], variation["channel_id"], variation["message_ts"])
+        refresher.refresh(variation, run)
 
     def on_regenerate(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient
     ) -> None:
         ack()
-        variation = variation_for(body, action, respond)
-        if variation is not None:
-            later.open(client, body.get("trigger_id", ""), regenerate_form(variation["id"], variation["type"]))
+        found = clicked(body, action, respond)
+        if found is not None:
+            variation, _ = found
+            later.open(client, body.get("trigger_id", ""), regenerate_form(variation.id, variation.type))
 
     def on_retry(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
-        variation = variation_for(body, action, respond)
-        if variation is None:
+        found = clicked(body, action, respond)
+        if found is None:
             return
-        if variation["status"] not in ("failed", "interrupted"):
+        variation, _ = found
+        if not variation.status.retryable:
             tell(respond, NOTHING_TO_RETRY)
-        elif refused := runner.retry(variation["id"], team_of(body), user_of(body)):
+        elif refused := runner.retry(variation.id, team_of(body), user_of(body)):
             tell(respond, refused)
 
     def on_synthesize(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         run_id = parse_id(action.get("value"))
-        run = store.run(run_id) if run_id is not None else None
+        run = store.find_run(run_id) if run_id is not None else None
         if run is None:
             tell(respond, RUN_GONE)
-        elif run["team_id"] and team_of(body) != run["team_id"]:
+        elif run.team_id and team_of(body) != run.team_id:
             tell(respond, OTHER_WORKSPACE)
-        elif run["status"] not in FINISHED:
+        elif not run.status.finished:
             tell(respond, NOT_FINISHED)
-        elif refused := runner.synthesize(run["id"], team_of(body), user_of(body)):
+        elif refused := runner.synthesize(run.id, team_of(body), user_of(body)):
             tell(respond, refused)
 
     app.action(VOTE_UP)(on_vote)

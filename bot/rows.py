@@ -1,0 +1,163 @@
+"""The database's rows as the rest of the app sees them: typed, with the statuses as one enum each, so a
+status is spelled in one place and every surface can show every status in words.
+
+The store returns these; builders take them. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Any, Self
+
+from orchestrator.engine import SYNTHESIS
+from orchestrator.parsing import Approach
+
+
+class RunStatus(StrEnum):
+    PLANNING = "planning"
+    RUNNING = "running"
+    DONE = "done"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def working(self) -> bool:
+        """Still being written by some process."""
+        return self in (RunStatus.PLANNING, RunStatus.RUNNING)
+
+    @property
+    def finished(self) -> bool:
+        """Written, at least in part: its variations can be voted on and combined."""
+        return self in (RunStatus.DONE, RunStatus.PARTIAL)
+
+
+class VariationStatus(StrEnum):
+    WRITING = "writing"
+    DONE = "done"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def retryable(self) -> bool:
+        return self in (VariationStatus.FAILED, VariationStatus.INTERRUPTED)
+
+
+class MissingRow(LookupError):
+    """A run or variation that is not (or no longer) in the database."""
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A variation's current votes."""
+
+    up: int = 0
+    down: int = 0
+
+    @property
+    def net(self) -> int:
+        """What ranks variations: 👍 minus 👎."""
+        return self.up - self.down
+
+    @property
+    def votes(self) -> int:
+        return self.up + self.down
+
+
+class _Row:
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Self:
+        """From a row of its table (columns this version does not know are ignored)."""
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{name: value for name, value in row.items() if name in known})
+
+
+@dataclass(frozen=True)
+class RunRow(_Row):
+    id: int
+    team_id: str
+    channel_id: str
+    user_id: str
+    task: str
+    status: RunStatus
+    created_at: str
+    context_json: str | None = None
+    analysis: str | None = None
+    orchestrator_model: str | None = None
+    worker_model: str | None = None
+    message_ts: str | None = None
+    finished_at: str | None = None
+    plan_seconds: float | None = None
+    seconds: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    error: str | None = None
+    owner: str | None = None
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Self:
+        values = dict(row)
+        values["context_json"] = values.pop("context", None)
+        values["status"] = RunStatus(values["status"])
+        return super().of(values)
+
+    @property
+    def context(self) -> dict[str, str]:
+        """The request's context (audience, key points, …) as it was asked."""
+        return dict(json.loads(self.context_json or "{}"))
+
+    @property
+    def tokens(self) -> int:
+        return (self.input_tokens or 0) + (self.output_tokens or 0)
+
+
+@dataclass(frozen=True)
+class VariationRow(_Row):
+    id: int
+    run_id: int
+    position: int
+    type: str
+    status: VariationStatus
+    created_at: str
+    description: str | None = None
+    text: str | None = None
+    message_ts: str | None = None
+    model: str | None = None
+    finished_at: str | None = None
+    seconds: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    stop_reason: str | None = None
+    error: str | None = None
+    regenerated_from: int | None = None
+    instruction: str | None = None
+    owner: str | None = None
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Self:
+        return super().of({**row, "status": VariationStatus(row["status"])})
+
+    @property
+    def approach(self) -> Approach:
+        return Approach(self.type, self.description or "")
+
+    @property
+    def planned(self) -> bool:
+        """One of the approaches the orchestrator planned (not a synthesis or a new version)."""
+        return self.regenerated_from is None and self.type != SYNTHESIS
+
+    @property
+    def shown_position(self) -> int | None:
+        """The position a planned approach is numbered by in the thread; None for the others."""
+        return self.position if self.planned else None
+
+    @property
+    def written(self) -> bool:
+        return self.status == VariationStatus.DONE
+
+    @property
+    def tokens(self) -> int:
+        return (self.input_tokens or 0) + (self.output_tokens or 0)
