@@ -254,7 +254,7 @@ class Outbox:
             log.exception("slack step=failed key=%s kind=%s", job.key, job.kind.name)
             return self._lose(job)
         if job.on_moved is not None and job.last is not None:
-            job.on_moved(job.last)
+            _tell(job, job.on_moved, job.last)
         for ts in job.abandoned:
             self._delete(job.channel, ts)
         return False
@@ -341,7 +341,7 @@ class Outbox:
 
     def _lose(self, job: _Job) -> bool:
         if job.kind == Kind.FINAL and job.on_lost is not None:
-            job.on_lost()
+            _tell(job, job.on_lost)
         return False
 
     def _delete(self, channel: str, ts: str) -> None:
@@ -408,3 +408,12 @@ def split_message(message: Message) -> list[Message] | None:
     else:
         return None
     return [{**message, "blocks": first}, {**message, "blocks": second}]
+
+
+def _tell(job: _Job, callback: Callable[..., None], *args: str) -> None:
+    """Call a job's callback (it records where its message is); a failure there, such as a database that
+    stopped taking writes, is logged and must not stop the outbox's thread, which every message needs."""
+    try:
+        callback(*args)
+    except Exception:
+        log.exception("slack step=callback_failed key=%s kind=%s", job.key, job.kind.name)

@@ -140,6 +140,24 @@ def test_a_final_that_cannot_be_shown_anywhere_is_reported_lost(slack: FakeSlack
     assert lost == [True]
 
 
+def test_a_callback_that_fails_does_not_stop_later_messages(slack: FakeSlackAPI, outbox: Outbox) -> None:
+    """A full disk makes recording where a message moved fail; the messages after it must still go out."""
+    parent = post(slack, "parent")
+    ts, other = post(slack, "Writing…", thread_ts=parent), post(slack, "other")
+
+    def disk_full(_ts: str) -> None:
+        raise OSError("database or disk is full")
+
+    slack.fail_next("chat.update", error="cant_update_message")
+    outbox.update(
+        CHANNEL, ts, lambda: [message("the text", buttons=True)], kind=Kind.FINAL, thread_ts=parent, on_moved=disk_full
+    )
+    assert outbox.wait([ts], timeout=5)
+    outbox.update(CHANNEL, other, lambda: [message("later")], kind=Kind.REFRESH)
+    assert outbox.wait([other], timeout=5)
+    assert texts(slack, other) == "later"
+
+
 def test_a_build_of_none_sends_nothing(slack: FakeSlackAPI, outbox: Outbox) -> None:
     ts = post(slack, "start")
     outbox.update(CHANNEL, ts, lambda: None, kind=Kind.REFRESH)
