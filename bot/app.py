@@ -80,7 +80,7 @@ class Services:
     def health(self) -> dict[str, Any]:
         """What /healthz reports: the database takes writes (not only reads), and how busy the pools are."""
         try:
-            self.store.check_writable()
+            self.store.processes.check_writable()
             database = "ok"
         except sqlite3.Error as error:
             database = f"error: {error}"
@@ -106,7 +106,7 @@ class Services:
         self.after_ack.shutdown(wait=True)
         self.outbox.close()
         try:
-            self.store.retire()
+            self.store.processes.retire()
         except sqlite3.Error as error:  # a broken disk: the next start finds this process gone all the same
             log.error("step=retire_failed error=%s", error)
         self.store.close()

@@ -67,7 +67,7 @@ class Recovery:
         live = self.in_flight.snapshot()
         if live is None:
             return 0  # a row is being created this instant: look again next round
-        runs, variations = self.store.orphans(self.stale_after, *live)
+        runs, variations = self.store.processes.orphans(self.stale_after, *live)
         if not runs and not variations:
             return 0
         mine = self.store.owner
@@ -86,7 +86,7 @@ class Recovery:
         """Mark these rows interrupted (those still being written) and say so in their threads."""
         if not runs and not variations:
             return 0
-        runs, variations = self.store.mark_interrupted(list(runs), list(variations), reason)
+        runs, variations = self.store.processes.mark_interrupted(list(runs), list(variations), reason)
         for run_id in runs:
             log.warning("run=%d step=interrupted", run_id)
         rows = [row for row in (self.store.find_variation(v) for v in variations) if row is not None]
@@ -106,7 +106,7 @@ class Recovery:
     def _forever(self) -> None:
         while True:
             try:
-                self.store.beat()
+                self.store.processes.beat()
                 self.recover()
             except sqlite3.Error as error:  # a full or broken disk: try again at the next beat
                 log.error("step=recovery_failed error=%s", error)

@@ -189,7 +189,7 @@ def test_totals_kept_click_by_click_equal_totals_recounted_from_the_rows(operati
             elif name == "click" and variations:
                 record_clicks(store, variations[args[0] % len(variations)], (args[1], args[2]))
             elif name == "interrupt" and variations:
-                store.mark_interrupted([], [variations[args[0] % len(variations)]], "gone")
+                store.processes.mark_interrupted([], [variations[args[0] % len(variations)]], "gone")
         assert not store.refresh_scoreboard()  # the store's own changes kept the totals: nothing to recount
         kept = every_scoreboard(store)
         store.rebuild_scoreboard()

@@ -146,7 +146,13 @@ def process_row(store: Store, owner: str, *, host: str | None = None, pid: int =
     """A `processes` row as another process would have left it: its host, pid and last heartbeat."""
     heartbeat = (datetime.now(UTC) - timedelta(seconds=age)).isoformat(timespec="milliseconds")
     store.db["processes"].upsert(
-        {"owner": owner, "host": host or store.host, "pid": pid, "started_at": heartbeat, "heartbeat_at": heartbeat},
+        {
+            "owner": owner,
+            "host": host or store.processes.host,
+            "pid": pid,
+            "started_at": heartbeat,
+            "heartbeat_at": heartbeat,
+        },
         pk="owner",
     )
 
@@ -173,14 +179,14 @@ def test_runs_and_variations_record_their_process_which_beats_and_retires(tmp_pa
     (row,) = store.db["processes"].rows
     assert (row["owner"], row["host"], row["pid"]) == ("me", socket.gethostname(), os.getpid())
     first_beat = row["heartbeat_at"]
-    store.beat()
+    store.processes.beat()
     assert store.db["processes"].get("me")["heartbeat_at"] >= first_beat
     # A retry in place, written again by another process, becomes that process's.
     store.update_variation(variation, status="failed")
     other = Store(path, owner="other")
     other.update_variation(variation, status="writing", error=None)
     assert store.variation(variation).owner == "other"
-    other.retire()
+    other.processes.retire()
     assert [r["owner"] for r in store.db["processes"].rows] == ["me"]
     assert Store(str(tmp_path / "w.db")).owner.startswith(f"{socket.gethostname()}:{os.getpid()}:")
 
@@ -209,13 +215,13 @@ def test_orphans_are_the_working_rows_whose_process_is_gone(tmp_path: Path) -> N
     old_variation = me.add_variation(before_owners, 0, "formal", "x")
     me.update_variation(old_variation, owner=None)
 
-    runs, variations = me.orphans(STALE, live_runs={mine_live}, live_variations={my_variation})
+    runs, variations = me.processes.orphans(STALE, live_runs={mine_live}, live_variations={my_variation})
     assert sorted(runs) == sorted([stale, dead, earlier_life, retired, before_owners, mine_crashed])
     assert sorted(variations) == sorted([my_crashed_variation, old_variation])
     assert {live_elsewhere, others, finished}.isdisjoint(runs) and others_variation not in variations
     # Seen from the other process, my live run is mine: not an orphan while my process beats.
     process_row(me, "me", pid=os.getppid())
-    assert mine_live not in other.orphans(STALE, live_runs=(), live_variations=())[0]
+    assert mine_live not in other.processes.orphans(STALE, live_runs=(), live_variations=())[0]
 
 
 def test_marking_interrupted_changes_only_rows_still_being_written_and_says_which(tmp_path: Path) -> None:
@@ -226,12 +232,12 @@ def test_marking_interrupted_changes_only_rows_still_being_written_and_says_whic
     me.update_variation(written, status="done")
     runs = [planning, running, done, failed]
 
-    assert me.mark_interrupted(runs, [writing, written], "gone") == ([planning, running], [writing])
+    assert me.processes.mark_interrupted(runs, [writing, written], "gone") == ([planning, running], [writing])
     assert [me.run(r).status for r in runs] == ["interrupted", "interrupted", "done", "failed"]
     assert me.run(running).error == "gone" and me.run(running).finished_at is not None
     assert me.run(done).error is None
     assert (me.variation(writing).status, me.variation(written).status) == ("interrupted", "done")
-    assert other.mark_interrupted(runs, [writing, written], "gone") == ([], [])  # already reported
+    assert other.processes.mark_interrupted(runs, [writing, written], "gone") == ([], [])  # already reported
 
 
 def test_two_processes_recovering_at_once_report_each_run_once(tmp_path: Path) -> None:
@@ -243,7 +249,7 @@ def test_two_processes_recovering_at_once_report_each_run_once(tmp_path: Path) -
 
     def recover(store: Store) -> None:
         barrier.wait()
-        reported.append(store.mark_interrupted(runs, [], "gone")[0])
+        reported.append(store.processes.mark_interrupted(runs, [], "gone")[0])
 
     threads = [threading.Thread(target=recover, args=(store,)) for store in stores]
     for thread in threads:
@@ -357,13 +363,13 @@ def test_check_writable_raises_when_the_file_system_refuses_writes(tmp_path: Pat
 import resource, signal, sqlite3, sys
 from bot.store import Store
 store = Store(sys.argv[1])
-store.check_writable()
+store.processes.check_writable()
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
 store.query("select count(*) from runs")
 try:
     for _ in range(100):
-        store.check_writable()
+        store.processes.check_writable()
 except sqlite3.Error as error:
     print("raised", type(error).__name__)
 """
