@@ -39,6 +39,14 @@ class Processes:
         with self._connection.write() as db:
             db.execute("delete from processes where owner = ?", [self.owner])
 
+    def forget_gone(self, stale_after: float) -> int:
+        """Delete the rows of processes silent for longer than `stale_after` seconds (killed, or their
+        container gone): once their work is marked interrupted nothing needs them, and a deployment that
+        restarts often would otherwise keep one row per start for ever. Returns how many."""
+        cutoff = (datetime.now(UTC) - timedelta(seconds=stale_after)).isoformat(timespec="milliseconds")
+        with self._connection.write() as db:
+            return int(db.execute("delete from processes where heartbeat_at < ?", [cutoff]).rowcount)
+
     def check_writable(self) -> None:
         """A real committed write (the heartbeat): raises sqlite3.Error when the disk is full or the file has
         become read-only, which a read would not show."""

@@ -108,6 +108,7 @@ class Recovery:
             try:
                 self.store.processes.beat()
                 self.recover()
+                self.store.processes.forget_gone(self.stale_after)  # their work was just marked
             except sqlite3.Error as error:  # a full or broken disk: try again at the next beat
                 log.error("step=recovery_failed error=%s", error)
             except Exception:

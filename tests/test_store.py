@@ -191,6 +191,14 @@ def test_runs_and_variations_record_their_process_which_beats_and_retires(tmp_pa
     assert Store(str(tmp_path / "w.db")).owner.startswith(f"{socket.gethostname()}:{os.getpid()}:")
 
 
+def test_processes_silent_too_long_are_forgotten_and_live_ones_kept(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "v.db"), owner="me")
+    process_row(store, "killed", age=STALE * 2)
+    process_row(store, "slow", age=STALE / 2)
+    assert store.processes.forget_gone(STALE) == 1
+    assert sorted(r["owner"] for r in store.db["processes"].rows) == ["me", "slow"]
+
+
 def test_orphans_are_the_working_rows_whose_process_is_gone(tmp_path: Path) -> None:
     path = str(tmp_path / "v.db")
     me, other = Store(path, owner="me"), Store(path, owner="other")
