@@ -37,7 +37,7 @@ USERS = 300
 TYPES = ("technical", "Technical ", "lifestyle", "practical", "humorous", "emotional", "formal", "casual", "bold")
 VOTERS = (0, 1, 2, 3, 3, 4, 5, 5)  # per variation, picked at random: 2.9 on average
 REPEATS = 20
-TEAM = "T1"
+TEAM = "T0001"  # the workspace the fakes sign requests for, so bench/run.py can click and ask in it
 STATS_MS = 100.0  # the issue's target for one scoreboard
 CLICK_MS = 50.0  # a click while scoreboards are read: what a click takes when the database is idle, and then some
 
@@ -108,8 +108,12 @@ def click_times(store: Store, variations: list[int], stop: threading.Event, coun
     return times
 
 
-def measure() -> list[tuple[str, str, str, bool]]:
-    """(measure, result, target, met) rows."""
+Row = tuple[str, str, str, bool | None]
+"""(measure, result, target, met); met is None for a figure measured without a target."""
+
+
+def measure() -> list[Row]:
+    """Build the big workspace, then time the recount, the scoreboards and clicks beside them."""
     with tempfile.TemporaryDirectory() as directory:
         path = str(Path(directory) / "stats.db")
         started = time.perf_counter()
@@ -138,7 +142,7 @@ def measure() -> list[tuple[str, str, str, bool]]:
     size = f"{sizes['runs']:,} runs, {sizes['variations']:,} variations, {sizes['votes']:,} votes"
     return [
         ("database", f"{size} (built in {built:.1f} s)", "50,000 runs, ~400,000 votes", sizes["votes"] >= 350_000),
-        ("recount of the scoreboard from the rows (once, on upgrade)", f"{recount / 1000:.2f} s", "-", True),
+        ("recount of the scoreboard from the rows (once, on upgrade)", f"{recount / 1000:.2f} s", "measured", None),
         (
             f"`stats` for the workspace ({sizes['runs']:,} runs), {REPEATS} times",
             ms(workspace),
@@ -151,7 +155,7 @@ def measure() -> list[tuple[str, str, str, bool]]:
             f"< {STATS_MS:.0f} ms",
             max(channel) < STATS_MS,
         ),
-        (f"a click, database idle ({len(idle)} clicks)", ms(idle), "-", True),
+        (f"a click, database idle ({len(idle)} clicks)", ms(idle), "measured", None),
         (
             f"a click while the scoreboards above are read ({len(during)} clicks)",
             ms(during),
@@ -161,13 +165,17 @@ def measure() -> list[tuple[str, str, str, bool]]:
     ]
 
 
-def table(rows: list[tuple[str, str, str, bool]]) -> str:
+def table(rows: list[Row]) -> str:
     lines = ["| measure | result | target | met |", "|---|---|---|---|"]
-    lines += [f"| {name} | {result} | {target} | {'yes' if met else 'NO'} |" for name, result, target, met in rows]
+    lines += [f"| {name} | {result} | {target} | {verdict(met)} |" for name, result, target, met in rows]
     return "\n".join(lines)
+
+
+def verdict(met: bool | None) -> str:
+    return "—" if met is None else ("yes" if met else "**NO**")
 
 
 if __name__ == "__main__":
     results = measure()
     print(table(results))
-    sys.exit(0 if all(met for *_, met in results) else 1)
+    sys.exit(1 if any(met is False for *_, met in results) else 0)
