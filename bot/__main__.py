@@ -1,6 +1,7 @@
 """`variations-bot` / `python -m bot`: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT.
 
-`variations-bot export` writes the database out as JSON or CSV instead (see bot/export.py).
+`variations-bot export` writes the database out as JSON or CSV instead (see bot/export.py);
+`variations-bot purge --team T…` deletes one workspace's data (see bot/purge.py).
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ from logging.handlers import MemoryHandler
 from typing import Any
 from urllib.error import URLError
 
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
 from bot.app import Services, build
 from bot.config import ConfigError, Settings
 from bot.export import FORMATS, ExportError, db_path_from, export
+from bot.purge import PurgeError, purge
 from bot.server import HttpServer
+from bot.socket_mode import LinkError, SocketMode
 from bot.store import StoreError
 
 log = logging.getLogger("bot")
@@ -50,6 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("--format", choices=FORMATS, default="json", help="default: json")
     exporter.add_argument("--db", metavar="PATH", help="SQLite file (default: $VARIATIONS_DB, else variations.db)")
     exporter.add_argument("--out", metavar="DIR", help="directory to write to (default: stdout for json, . for csv)")
+    exporter.add_argument("--team", metavar="T…", help="only this workspace's runs, with their clicks and votes")
+    purger = commands.add_parser(
+        "purge",
+        help="delete one workspace's data",
+        description="Delete one workspace's runs, variations, clicks and votes, its scoreboard totals and its "
+        "installation (its bot token), in one transaction. Other workspaces' data is untouched.",
+    )
+    purger.add_argument("--team", metavar="T…", help="the workspace id (required)")
+    purger.add_argument("--db", metavar="PATH", help="SQLite file (default: $VARIATIONS_DB, else variations.db)")
     return parser
 
 
@@ -57,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "export":
         return run_export(args)
+    if args.command == "purge":
+        return run_purge(args)
     return run_bot()
 
 
@@ -64,7 +77,7 @@ def run_export(args: argparse.Namespace) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(encoding="utf-8")  # JSON is UTF-8 (RFC 8259), whatever the locale
     try:
-        written = export(db_path_from(args.db, os.environ), args.format, args.out, sys.stdout)
+        written = export(db_path_from(args.db, os.environ), args.format, args.out, sys.stdout, args.team)
     except ExportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -73,6 +86,19 @@ def run_export(args: argparse.Namespace) -> int:
         return 1
     for path in written:
         print(path, file=sys.stderr)
+    return 0
+
+
+def run_purge(args: argparse.Namespace) -> int:
+    if args.team is None:
+        print("error: purge needs --team T… (the workspace whose data to delete)", file=sys.stderr)
+        return 2
+    try:
+        purged = purge(db_path_from(args.db, os.environ), args.team)
+    except PurgeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"purged workspace {args.team}: {purged}")
     return 0
 
 
@@ -118,8 +144,10 @@ class StartupError(Exception):
     """Why the bot cannot start, in one line for the operator."""
 
 
-# Slack's answers to auth.test that mean the token itself is wrong.
-_TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
+# Slack's answers (auth.test, apps.connections.open) that mean the token itself is wrong (or of the wrong kind).
+_TOKEN_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "not_allowed_token_type"}
+)
 
 
 def _build(settings: Settings) -> Services:
@@ -156,16 +184,27 @@ def _listen(settings: Settings, services: Services, server: HttpServer | None) -
     if server is not None:
         server.start()
         log.info("listening on http://0.0.0.0:%d/slack/events", settings.port)
+        if settings.oauth:
+            log.info("installable in any workspace: the install link is /slack/install on this app's public URL")
         return server.stop
-    handler = SocketModeHandler(services.app, settings.slack_app_token)
+    return listen_socket_mode(settings, services)
+
+
+def listen_socket_mode(settings: Settings, services: Services) -> Callable[[], None]:
+    """Connect to Slack in Socket Mode (bot/socket_mode.py: with which client, and why); returns how to
+    disconnect. Tests connect this way too."""
+    assert settings.slack_app_token is not None
+    socket_mode = SocketMode(services.app, settings.slack_app_token, settings.slack_api_url)
     try:
-        handler.connect()
+        socket_mode.connect()
     except SlackApiError as error:
+        socket_mode.close()
         raise StartupError(_slack_refusal("apps.connections.open", "SLACK_APP_TOKEN", error)) from error
-    except (URLError, TimeoutError, ConnectionError) as error:
-        raise StartupError(_unreachable(settings, error)) from error
+    except LinkError as error:
+        socket_mode.close()
+        raise StartupError(str(error)) from error
     log.info("connected in Socket Mode")
-    return handler.close
+    return socket_mode.close
 
 
 def _slack_refusal(method: str, variable: str, error: SlackApiError) -> str:

@@ -1,7 +1,7 @@
 """Who may start model work now: per-person and per-workspace limits on work in flight, one job per
 double-clicked button, and nothing new once the app is draining.
 
-Every model-writing job counts: a run, a synthesis, a new version, a retry. `admit` answers at once,
+Every model-writing job counts: a run, a synthesis, a new version, a follow-up, a retry. `admit` answers at once,
 with a ticket to hand back when the job ends or with the reason in words.
 """
 

@@ -19,7 +19,8 @@ from bot.admission import Admission, InFlight, Limits
 from bot.config import Settings
 from bot.followups import FollowUps
 from bot.guard import WellFormed
-from bot.listeners import actions, commands, forms, home
+from bot.installations import Installations, bolt_options, clients_for, installations_path
+from bot.listeners import actions, assistant, commands, forms, home, mentions, shortcuts
 from bot.listeners.later import Later
 from bot.metrics import Metrics
 from bot.outbox import Outbox, Policy
@@ -29,6 +30,7 @@ from bot.reporter import Reporter
 from bot.runner import Runner
 from bot.slack_client import CappedRateLimitRetryHandler, CountedRetryHandler
 from bot.store import Store
+from bot.streams import Streams
 from bot.throttle import UpdateBudget
 from bot.votes import VoteRefresher
 from orchestrator.engine import Engine
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 AFTER_ACK_THREADS = 8
 # The longest Retry-After a posting thread sleeps through; longer ones fail that call at once.
 RETRY_AFTER_CAP = 10.0
+# chat.appendStream is Tier 4 (100+ a minute per workspace): streams share that, less a margin.
+APPENDS_PER_MINUTE = 90.0
 
 
 def make_slack_client(settings: Settings, metrics: Metrics) -> WebClient:
@@ -76,6 +80,7 @@ class Services:
     workers: ThreadPoolExecutor
     after_ack: ThreadPoolExecutor
     metrics: Metrics
+    streams: Streams | None = None
 
     def health(self) -> dict[str, Any]:
         """What /healthz reports: the database takes writes (not only reads), and how busy the pools are."""
@@ -104,6 +109,8 @@ class Services:
         self.runs.shutdown(wait=True)
         self.workers.shutdown(wait=True)
         self.after_ack.shutdown(wait=True)
+        if self.streams is not None:
+            self.streams.close()
         self.outbox.close()
         try:
             self.store.processes.retire()
@@ -126,8 +133,10 @@ def create_app(
     refresher: VoteRefresher,
     after_ack: ThreadPoolExecutor,
     metrics: Metrics,
+    installations: Installations | None = None,
 ) -> App:
-    """The Bolt app with its listeners. Request signatures are verified in HTTP mode."""
+    """The Bolt app with its listeners. Request signatures are verified in HTTP mode. With `installations`
+    (OAuth) each request is answered with its own workspace's token."""
     logs.install()  # before Bolt makes its loggers: no request body or response_url is ever logged
     app = App(
         client=client,
@@ -139,12 +148,18 @@ def create_app(
         # to `after_ack`), so they run in the request's own thread and answer when done: no executor hop,
         # no polling for the ack, and a click is in the database before Slack hears back.
         process_before_response=True,
+        **bolt_options(settings, installations),
     )
-    later = Later(after_ack)
+    if installations is not None:
+        app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked: delete the workspace's tokens
+    later = Later(after_ack, quiet=runner.ack_first.wait_quiet)
     commands.register(app, runner, store, later, settings.max_task_chars)
     forms.register(app, runner, settings.max_task_chars)
     actions.register(app, store, runner, refresher, later, metrics)
     home.register(app, store)
+    mentions.register(app, runner, store, later, settings.max_task_chars)
+    shortcuts.register(app, later, settings.max_task_chars)
+    assistant.register(app, runner, store, later, settings.max_task_chars)
     return app
 
 
@@ -159,14 +174,16 @@ def build(
     which reads ANTHROPIC_BASE_URL itself. `heartbeat` and `stale_after` pace orphan recovery."""
     metrics = Metrics()
     store = Store(settings.db_path)
-    client = make_slack_client(settings, metrics)
+    client_id = settings.slack_client_id
+    installations = Installations(installations_path(settings.db_path), client_id) if client_id else None
+    client = make_slack_client(settings, metrics)  # with OAuth it holds no token: each workspace's copies it
     # The outbox does its own retrying, per message, so its client does none.
     outbox_client = WebClient(
         token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=30, retry_handlers=[]
     )
     budget = UpdateBudget(interval=settings.update_interval, per_minute=settings.updates_per_minute)
     outbox = Outbox(
-        outbox_client,
+        clients_for(installations, outbox_client),
         budget,
         policy=Policy(deadline=settings.slack_deadline),
         metrics=metrics,
@@ -181,15 +198,30 @@ def build(
         worker_model=settings.worker_model,
     )
     in_flight = InFlight()
-    reporter = Reporter(engine, store, client, outbox, in_flight, metrics)
-    followups = FollowUps(engine, store, client, outbox, reporter, in_flight)
-    recovery = Recovery(store, client, outbox, reporter, in_flight, beat=heartbeat, stale_after=stale_after)
+    slack_for = clients_for(installations, client)
+    streams = Streams(
+        outbox.slack_for,  # no retries: a 429 defers that one stream, no thread sleeps
+        UpdateBudget(interval=settings.update_interval, per_minute=APPENDS_PER_MINUTE),
+        channels=settings.stream_channels,
+        retry_after_cap=outbox.policy.retry_after_cap,
+        metrics=metrics,
+    )
+    reporter = Reporter(engine, store, slack_for, outbox, in_flight, metrics, streams)
+    followups = FollowUps(engine, store, slack_for, outbox, reporter, in_flight)
+    recovery = Recovery(store, slack_for, outbox, reporter, in_flight, beat=heartbeat, stale_after=stale_after)
     admission = Admission(Limits(per_user=settings.max_runs_per_user, per_workspace=settings.max_runs_per_workspace))
     ack_first = AckFirst()
     runner = Runner(reporter, followups, recovery, admission, runs, ack_first)
     refresher = VoteRefresher(store, outbox)
     app = create_app(
-        settings, runner=runner, store=store, client=client, refresher=refresher, after_ack=after_ack, metrics=metrics
+        settings,
+        runner=runner,
+        store=store,
+        client=client,
+        refresher=refresher,
+        after_ack=after_ack,
+        metrics=metrics,
+        installations=installations,
     )
     recovery.start()  # once the app could be built (Bolt checks the bot token): nothing to recover otherwise
-    return Services(app, runner, store, outbox, ack_first, runs, workers, after_ack, metrics)
+    return Services(app, runner, store, outbox, ack_first, runs, workers, after_ack, metrics, streams)

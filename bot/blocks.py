@@ -1,7 +1,9 @@
 """Pure Block Kit builders: each returns the keyword arguments of one Slack message (`text`, `blocks`).
 
-Everything a model or a user wrote goes through `bot.text` here, so no message can ping anyone, and long
-texts are split over sections and messages within Slack's limits instead of being cut.
+Model text (analysis, variations, syntheses) goes in `markdown` blocks, which Slack renders itself, made
+inert first by `bot.markdown`; everything else a model or a user wrote is escaped mrkdwn (`bot.text`). So
+no message can ping anyone, and long texts are split over blocks and messages within Slack's limits
+instead of being cut.
 """
 
 from __future__ import annotations
@@ -9,14 +11,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.kit import SECTION_LIMIT, Block, Message, actions, button, context_block, fallback, section
+from bot.kit import (
+    MARKDOWN_LIMIT,
+    SECTION_LIMIT,
+    Block,
+    Message,
+    actions,
+    button,
+    context_block,
+    fallback,
+    markdown,
+    section,
+)
+from bot.markdown import render, split_markdown
 from bot.rows import RunRow, RunStatus, Tally, VariationRow
-from bot.text import escape, markdown_to_mrkdwn, split_text, truncate_plain
-from orchestrator.engine import SYNTHESIS
+from bot.text import escape, split_text, truncate_plain
+from orchestrator.engine import FOLLOW_UP, SYNTHESIS
 from orchestrator.parsing import Approach
 
 NO_VOTES = Tally()
-SECTIONS_PER_MESSAGE = 10  # well under the 50-block limit, and ~30k characters of text per message
+MORE = "\n\n…"  # ends a live preview that shows only the first message's worth of a longer text
 VOTE_UP = "vote_up"
 VOTE_DOWN = "vote_down"
 REGENERATE = "regenerate"
@@ -145,21 +159,23 @@ def run_parent_message(
 
 
 def approach_title(position: int | None, approach: Approach, note: str | None = None) -> str:
-    """`*2. Lifestyle*` for a planned approach; a synthesis or a new version has no number of its own."""
+    """`*2. Lifestyle*` for a planned approach; a synthesis, a new version or a follow-up has no number of
+    its own (a follow-up's instruction is its description, shown after the title)."""
     name = escape(approach.type[:1].upper() + approach.type[1:])
     if approach.type == SYNTHESIS:
         return "🧩 *Synthesis*"
+    if approach.type == FOLLOW_UP:
+        return "💬 *Follow-up*"
     if position is None:
         return f"♻️ *{name}*, new version" + (f" ({escape(note)})" if note else "")
     return f"*{position + 1}. {name}*"
 
 
-def _sections(markdown: str, limit: int | None = None) -> list[Block]:
-    """Markdown as mrkdwn sections; with `limit`, at most that many, the last saying more is coming."""
-    chunks = split_text(markdown_to_mrkdwn(markdown), SECTION_LIMIT - 2)
-    if limit is not None and len(chunks) > limit:
-        chunks = [*chunks[: limit - 1], chunks[limit - 1] + " …"]
-    return [section(chunk) for chunk in chunks]
+def _preview(text: str) -> list[Block]:
+    """Model Markdown still being written, as one markdown block of at most one message's worth (the
+    final message carries everything): a live state must never need a second message."""
+    chunks = split_markdown(render(text), MARKDOWN_LIMIT - len(MORE))
+    return [markdown(chunks[0] + (MORE if len(chunks) > 1 else ""))] if chunks else []
 
 
 def analysis_message(
@@ -168,7 +184,10 @@ def analysis_message(
     """The first threaded reply: the orchestrator's reasoning and, once known, the approaches it chose.
     While `writing`, the analysis is partial and says so; `cut_short` says the plan broke off."""
     blocks: list[Block] = [section("🧭 *How I'll approach this*")]
-    blocks += _sections(analysis, limit=SECTIONS_PER_MESSAGE if writing else None)
+    if writing:
+        blocks += _preview(analysis)
+    else:  # more than one message's worth is continued in the next by the outbox (`split_message`)
+        blocks += [markdown(chunk) for chunk in split_markdown(render(analysis))]
     if writing:
         blocks.append(context_block("✍️ Thinking…"))
     if approaches:
@@ -187,7 +206,7 @@ def writing_message(position: int | None, approach: Approach, text: str = "", no
     """A variation while its worker writes it: the approach and the text so far (at most one message's
     worth; the finished message carries everything), without buttons yet."""
     title = f"{approach_title(position, approach, note)}: _{escape(approach.description)}_"
-    blocks = [section(truncate_plain(title, SECTION_LIMIT)), *_sections(text, limit=SECTIONS_PER_MESSAGE)]
+    blocks = [section(truncate_plain(title, SECTION_LIMIT)), *_preview(text)]
     blocks.append(context_block("✍️ Writing…"))
     return {"text": fallback(f"{approach.type}: writing…"), "blocks": blocks}
 
@@ -215,17 +234,17 @@ def variation_messages(
     footnote: str | None = None,
     note: str | None = None,
 ) -> list[Message]:
-    """One variation as one message or, when long, several; the vote buttons go on the last one.
+    """One variation as one message or, when long, several (one markdown block of at most Slack's 12,000
+    characters each); the vote buttons go on the last one.
 
     Deterministic for the same input, so a vote can rebuild exactly the message that holds its buttons.
     """
     title = f"{approach_title(position, approach, note)}: _{escape(approach.description)}_"
-    chunks = split_text(markdown_to_mrkdwn(text), SECTION_LIMIT)
-    pages = [chunks[i : i + SECTIONS_PER_MESSAGE] for i in range(0, len(chunks), SECTIONS_PER_MESSAGE)]
+    pages = split_markdown(render(text)) or [""]
     messages: list[Message] = []
     for number, page in enumerate(pages, start=1):
         heading = title if len(pages) == 1 else f"{title} ({number} of {len(pages)})"
-        blocks = [section(truncate_plain(heading, SECTION_LIMIT))] + [section(chunk) for chunk in page]
+        blocks = [section(truncate_plain(heading, SECTION_LIMIT))] + ([markdown(page)] if page else [])
         messages.append({"text": fallback(f"{approach.type}: {text}"), "blocks": blocks})
     last = messages[-1]["blocks"]
     last.append(vote_buttons(variation_id, up, down))
@@ -315,7 +334,41 @@ key features: keeps drinks cold 24h, 750 ml, dishwasher safe```
 
 *In the thread*
 👍 / 👎 vote (the same button again takes the vote back) · ♻️ writes a new version of one approach, \
-optionally with an instruction like "shorter" · 🧩 on the request combines the best-voted variations."""
+optionally with an instruction like "shorter" · 🧩 on the request combines the best-voted variations · \
+`@Variations make the technical one shorter` writes a new version of the approach it names (by type or \
+number), or one more variation that follows what you say.
+
+*Elsewhere*
+`@Variations TASK` in any channel I'm in starts a run in a thread under your message · a message's \
+*Get variations* shortcut (its ⋮ menu) opens the form with that message's text."""
+
+
+MENTION_HELP_TEXT = """\
+Mention me with what you'd like written, e.g. `@Variations Write a tagline for our water bottle`, and I'll \
+write several takes in a thread under your message. In a run's thread, mention me with an instruction: \
+name an approach (`@Variations make the technical one shorter`, or its number: `make 2 shorter`) for a new \
+version of it, or just say what you'd like (`@Variations one for teenagers`) for one more variation."""
+
+
+def mention_help_message(problem: str | None = None) -> Message:
+    """What a mention without a request gets (only its author sees it), led by what was wrong, if anything."""
+    blocks: list[Block] = [section(f"⚠️ {escape(problem)}")] if problem else []
+    blocks.append(section(MENTION_HELP_TEXT))
+    return {"text": fallback(problem or "How to use @Variations"), "blocks": blocks}
+
+
+DM_HELP_TEXT = """\
+Tell me what you'd like written, e.g. `Write a tagline for our water bottle`, with any context on the lines \
+after it (`audience: hikers`), and I'll write several takes right here for you to vote on. Then, in the same \
+thread, name an approach (`make the technical one shorter`, or its number: `make 2 shorter`) for a new \
+version of it, or just say what you'd like (`one for teenagers`) for one more variation."""
+
+
+def dm_help_message(problem: str | None = None) -> Message:
+    """What a message to the app (its DM, the AI pane) without a request gets, led by what was wrong."""
+    blocks: list[Block] = [section(f"⚠️ {escape(problem)}")] if problem else []
+    blocks.append(section(DM_HELP_TEXT))
+    return {"text": fallback(problem or "How to use Variations"), "blocks": blocks}
 
 
 def help_message(problem: str | None = None) -> Message:

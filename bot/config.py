@@ -18,7 +18,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    slack_bot_token: str
+    slack_bot_token: str | None  # None when OAuth serves each workspace with its own token
     slack_signing_secret: str
     slack_app_token: str | None
     slack_api_url: str
@@ -35,10 +35,19 @@ class Settings:
     max_runs_per_workspace: int
     drain_seconds: float
     slack_deadline: float
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    slack_redirect_uri: str | None = None
+    stream_channels: bool = False  # Slack's native streaming in channels too (it always serves DMs)
 
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+    @property
+    def oauth(self) -> bool:
+        """Installable in any workspace: each request is answered with its own workspace's token."""
+        return self.slack_client_id is not None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -59,10 +68,25 @@ class Settings:
                 raise ConfigError(f"{name} must be more than 0, got {raw}")
             return value
 
+        client_id, client_secret = get("SLACK_CLIENT_ID"), get("SLACK_CLIENT_SECRET")
+        if (client_id is None) != (client_secret is None):
+            missing = "SLACK_CLIENT_SECRET" if client_secret is None else "SLACK_CLIENT_ID"
+            raise ConfigError(
+                f"{missing} is not set: installing in any workspace (OAuth) needs both SLACK_CLIENT_ID and "
+                "SLACK_CLIENT_SECRET (Basic Information → App Credentials)"
+            )
         bot_token = get("SLACK_BOT_TOKEN")
-        if bot_token is None:
+        if bot_token is None and client_id is None:
             raise ConfigError("SLACK_BOT_TOKEN is not set (the bot token, xoxb-…)")
         app_token = get("SLACK_APP_TOKEN")
+        if client_id is not None and app_token is not None:
+            raise ConfigError(
+                "SLACK_CLIENT_ID and SLACK_APP_TOKEN are both set: installing in any workspace needs HTTP mode, "
+                "which serves /slack/install and /slack/oauth_redirect; unset SLACK_APP_TOKEN"
+            )
+        redirect_uri = get("SLACK_REDIRECT_URI")
+        if redirect_uri is not None and not redirect_uri.startswith(("https://", "http://")):
+            raise ConfigError(f"SLACK_REDIRECT_URI must be an https:// URL, got {redirect_uri!r}")
         signing_secret = get("SLACK_SIGNING_SECRET")
         if app_token is None and signing_secret is None:
             raise ConfigError(
@@ -75,8 +99,11 @@ class Settings:
         if not api_url.endswith("/"):
             api_url += "/"
         orchestrator_model, worker_model = models_from_env(environ)
+        stream_channels = (get("VARIATIONS_STREAM_CHANNELS") or "off").lower()
+        if stream_channels not in ("on", "off"):
+            raise ConfigError(f"VARIATIONS_STREAM_CHANNELS must be on or off, got {stream_channels!r}")
         return cls(
-            slack_bot_token=bot_token,
+            slack_bot_token=bot_token if client_id is None else None,  # OAuth: the installations' tokens
             slack_signing_secret=signing_secret or "",
             slack_app_token=app_token,
             slack_api_url=api_url,
@@ -93,4 +120,8 @@ class Settings:
             max_runs_per_workspace=positive("VARIATIONS_MAX_RUNS_PER_WORKSPACE", 20, int),
             drain_seconds=positive("VARIATIONS_DRAIN_SECONDS", 30.0, float),
             slack_deadline=positive("VARIATIONS_SLACK_DEADLINE", 60.0, float),
+            slack_client_id=client_id,
+            slack_client_secret=client_secret,
+            slack_redirect_uri=redirect_uri,
+            stream_channels=stream_channels == "on",
         )

@@ -2,7 +2,8 @@
 
 For people who want the votes in a spreadsheet or a notebook without learning the schema or SQL. The
 database is opened read-only, so exporting while the bot is running is safe, and all four tables are read
-in one transaction, so the export is one consistent snapshot even while votes keep arriving.
+in one transaction, so the export is one consistent snapshot even while votes keep arriving. With
+`--team T…` it holds one workspace's data only: the runs started there and their variations, clicks and votes.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
@@ -25,6 +27,10 @@ FORMATS: tuple[Format, ...] = ("json", "csv")
 TABLES = ("runs", "variations", "feedback", "votes")
 JSON_NAME = "variations-export.json"
 DEFAULT_DB = "variations.db"  # the bot's default too (bot.config), so both find the same file
+TEAM_ID = re.compile(r"T[A-Z0-9]+")  # a Slack workspace id
+_TEAM_RUNS = "run_id in (select id from runs where team_id = ?)"
+# Each table's rows of one workspace: the runs started there, and everything under them.
+_OF_TEAM = {"runs": "team_id = ?", "variations": _TEAM_RUNS, "feedback": _TEAM_RUNS, "votes": _TEAM_RUNS}
 
 
 class ExportError(Exception):
@@ -36,17 +42,29 @@ def db_path_from(cli_value: str | None, environ: Mapping[str, str]) -> str:
     return cli_value or environ.get("VARIATIONS_DB", "").strip() or DEFAULT_DB
 
 
-def export(db_path: str | Path, fmt: Format, out_dir: str | Path | None, stdout: TextIO) -> list[Path]:
-    """Export every table; returns the files written (none when the JSON document went to `stdout`).
+def check_team(value: str) -> str:
+    """A workspace id from the command line, or ExportError saying what one looks like."""
+    if not TEAM_ID.fullmatch(value):
+        raise ExportError(f"--team takes a workspace id like T0123ABCD, got {value!r}")
+    return value
+
+
+def export(
+    db_path: str | Path, fmt: Format, out_dir: str | Path | None, stdout: TextIO, team: str | None = None
+) -> list[Path]:
+    """Export every table, or (with `team`) one workspace's rows of each; returns the files written (none
+    when the JSON document went to `stdout`).
 
     JSON goes to `stdout` unless `out_dir` is given; CSV always goes to files, in `out_dir` or the
     current directory. Raises ExportError before writing anything when the database cannot be read.
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if team is not None:
+        check_team(team)
     with _snapshot(Path(db_path)) as db:
         if fmt == "json":
-            document = {name: _json_rows(db.table(name)) for name in TABLES}
+            document = {name: _json_rows(db.table(name), team) for name in TABLES}
             if out_dir is None:
                 _write_json(document, stdout)
                 return []
@@ -59,7 +77,7 @@ def export(db_path: str | Path, fmt: Format, out_dir: str | Path | None, stdout:
         for name in TABLES:
             path = directory / f"{name}.csv"
             with _private(path) as file:
-                _write_csv(db.table(name), file)
+                _write_csv(db.table(name), file, team)
             written.append(path)
         return written
 
@@ -89,14 +107,16 @@ def _uri_path(path: Path) -> str:
     return quote(str(path.resolve()), safe="/:")
 
 
-def _rows(table: Table) -> Iterator[dict[str, Any]]:
-    """Rows in primary key order, so two exports of the same data are identical."""
+def _rows(table: Table, team: str | None) -> Iterator[dict[str, Any]]:
+    """Rows (of `team` only, when given) in primary key order, so two exports of the same data are identical."""
     order = ", ".join(quote_identifier(column) for column in table.pks)
-    return table.rows_where(order_by=order)
+    if team is None:
+        return table.rows_where(order_by=order)
+    return table.rows_where(_OF_TEAM[table.name], [team], order_by=order)
 
 
-def _json_rows(table: Table) -> list[dict[str, Any]]:
-    rows = list(_rows(table))
+def _json_rows(table: Table, team: str | None) -> list[dict[str, Any]]:
+    rows = list(_rows(table, team))
     if table.name == "runs":
         for row in rows:
             row["context"] = _decoded(row["context"])
@@ -118,11 +138,11 @@ def _write_json(document: Mapping[str, Any], file: TextIO) -> None:
     file.write("\n")
 
 
-def _write_csv(table: Table, file: TextIO) -> None:
+def _write_csv(table: Table, file: TextIO, team: str | None) -> None:
     """A header row even for an empty table, so every file says what it holds; NULL is an empty cell."""
     writer = csv.DictWriter(file, fieldnames=[column.name for column in table.columns])
     writer.writeheader()
-    writer.writerows(_rows(table))
+    writer.writerows(_rows(table, team))
 
 
 def _out(directory: str | Path) -> Path:

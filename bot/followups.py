@@ -1,24 +1,25 @@
 """Work on a run after it was written: a synthesis of the best-voted variations, a new version of one
-approach, another try of a failed one. Each writes one variation into the run's thread, streamed and
-finished like the run's own, and counts in the run's tokens."""
+approach, one more variation that follows an instruction given in the thread, another try of a failed one.
+Each writes one variation into the run's thread, streamed and finished like the run's own, and counts in
+the run's tokens."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable
 
-from slack_sdk import WebClient
-
 from bot.admission import InFlight
 from bot.blocks import writing_message
 from bot.outbox import Kind, Outbox
 from bot.reporter import Reporter
 from bot.rows import RunStatus, Tally, VariationRow, VariationStatus
+from bot.slack_client import SlackFor
 from bot.store import Store
+from bot.streams import Stream
 from bot.threads import SlackThread
-from orchestrator.engine import SYNTHESIS, Engine, Request, WorkerDelta, WorkerResult
+from orchestrator.engine import FOLLOW_UP, SYNTHESIS, Engine, Request, WorkerDelta, WorkerResult
 from orchestrator.parsing import Approach
-from orchestrator.prompts import Candidate, Revision
+from orchestrator.prompts import Candidate, FollowUp, Revision
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +32,14 @@ class FollowUps:
         self,
         engine: Engine,
         store: Store,
-        client: WebClient,
+        slack_for: SlackFor,
         outbox: Outbox,
         reporter: Reporter,
         in_flight: InFlight,
     ) -> None:
         self.engine = engine
         self.store = store
-        self.client = client
+        self.slack_for = slack_for
         self.outbox = outbox
         self.reporter = reporter
         self.in_flight = in_flight
@@ -55,6 +56,11 @@ class FollowUps:
             log.warning("step=regenerate_gone variation=%d", variation_id)
             return
         self._add(old.run_id, old.approach, regenerated_from=variation_id, instruction=instruction.strip() or None)
+
+    def follow_up(self, run_id: int, instruction: str) -> None:
+        """One more variation that follows `instruction` (given in the run's thread), stored with it."""
+        instruction = instruction.strip()
+        self._add(run_id, Approach(FOLLOW_UP, instruction), instruction=instruction)
 
     def retry(self, variation_id: int) -> None:
         """Write a failed variation again, into its own row and message."""
@@ -85,11 +91,16 @@ class FollowUps:
         return [Candidate(v.approach, v.text or "", net(v)) for v in liked or written]
 
     def _writer(self, row: VariationRow, request: Request, candidates: list[Candidate] | None = None) -> Write:
-        """A synthesis from `candidates` (recomputed when not given), a new version from the text it
-        replaces, or the planned approach itself."""
+        """A synthesis from `candidates` (recomputed when not given), a follow-up from its instruction and
+        the run's analysis and approaches, a new version from the text it replaces, or the planned approach
+        itself."""
         if row.type == SYNTHESIS:
             inputs = candidates if candidates is not None else self.candidates(row.run_id)
             return lambda index, on_reply: self.engine.synthesize(request, index, inputs, on_reply)
+        if row.type == FOLLOW_UP:
+            taken = [v.approach for v in self.store.variations(row.run_id) if v.planned]
+            follow_up = FollowUp(row.instruction or "", self.store.run(row.run_id).analysis or "", taken)
+            return lambda index, on_reply: self.engine.follow_up(request, index, follow_up, on_reply)
         approach = row.approach
         revision = None
         if row.regenerated_from is not None:
@@ -120,27 +131,34 @@ class FollowUps:
             self.in_flight.hold(variation=variation_id)
         try:
             row = self.store.variation(variation_id)
-            ts = slack.reply(writing_message(None, approach, note=instruction))
+            # Streamed for the person who asked for the run (Slack needs someone to stream to in channels).
+            recipient = self.store.run(run_id).user_id
+            stream = self.reporter.open_stream(slack, recipient, row.shown_position, approach, instruction)
+            ts = stream.ts if stream else slack.reply(writing_message(None, approach, note=instruction))
             self.store.update_variation(variation_id, message_ts=ts)
         except BaseException:
             self.in_flight.drop(variation=variation_id)
             raise
-        self._write_into(slack, row, ts, self._writer(row, request, candidates))
+        self._write_into(slack, row, ts, self._writer(row, request, candidates), stream)
 
-    def _write_into(self, slack: SlackThread, row: VariationRow, ts: str | None, write: Write) -> None:
-        """Write the variation of `row` (streamed into message `ts`) and finish it like any other; its
-        id is held in flight by the caller and let go here."""
+    def _write_into(
+        self, slack: SlackThread, row: VariationRow, ts: str | None, write: Write, stream: Stream | None = None
+    ) -> None:
+        """Write the variation of `row` (streamed into message `ts`, by `stream` when it is one) and finish
+        it like any other; its id is held in flight by the caller and let go here."""
         try:
             approach, position, note = row.approach, row.shown_position, row.instruction
 
             def on_reply(raw: str) -> None:
-                if ts is not None:
+                if stream is not None:
+                    stream.write(WorkerDelta(row.position, raw).text)
+                elif ts is not None:
                     text = WorkerDelta(row.position, raw).text
                     slack.update(ts, lambda: [writing_message(position, approach, text, note)], Kind.LIVE)
 
             result = write(row.position, on_reply)
             deliveries: list[Hashable] = []
-            self.reporter.finish_variation(slack, row.id, result, ts, deliveries)
+            self.reporter.finish_variation(slack, row.id, result, ts, deliveries, stream)
             self.store.add_run_tokens(slack.run_id, result.usage.input_tokens, result.usage.output_tokens)
             self.outbox.wait(deliveries, timeout=self.outbox.policy.deadline)
             self.reporter.update_parent(slack, None, Kind.FINAL)
@@ -162,5 +180,7 @@ class FollowUps:
     def _thread_of(self, run_id: int) -> tuple[SlackThread, Request]:
         """A finished run's thread and request, from the database."""
         run = self.store.run(run_id)
-        slack = SlackThread(self.client, self.outbox, run.channel_id, run.message_ts or "", run_id)
+        client = self.slack_for(run.team_id)
+        ts = run.message_ts or ""
+        slack = SlackThread(client, self.outbox, run.channel_id, ts, run_id, run.thread_ts, run.team_id)
         return slack, Request(task=run.task, context=run.context)

@@ -54,8 +54,11 @@ def _option(text: str, value: str) -> dict[str, Any]:
     return {"text": {"type": "plain_text", "text": text}, "value": value}
 
 
-def request_form(channel_id: str, response_url: str | None, max_task_chars: int) -> dict[str, Any]:
-    """The modal `/variations` opens when typed alone. Where to post goes in private_metadata."""
+def request_form(channel_id: str, response_url: str | None, max_task_chars: int, task: str = "") -> dict[str, Any]:
+    """The modal `/variations` opens when typed alone, or the message shortcut with the message's text as
+    the `task` (as much of it as the field holds). Where to post goes in private_metadata."""
+    task_length = min(max_task_chars, INPUT_MAX_LENGTH)
+    prefilled = {"initial_value": task.strip()[:task_length]} if task.strip() else {}
     choices = [_option(f"Let Claude decide ({MIN_APPROACHES}-{MAX_APPROACHES})", AUTO)]
     choices += [_option(str(n), str(n)) for n in range(MIN_APPROACHES, MAX_APPROACHES + 1)]
     return _modal(
@@ -69,8 +72,9 @@ def request_form(channel_id: str, response_url: str | None, max_task_chars: int)
                 "What should be written?",
                 optional=False,
                 multiline=True,
-                max_length=min(max_task_chars, INPUT_MAX_LENGTH),
+                max_length=task_length,
                 placeholder=_placeholder("Write a product description for our new water bottle"),
+                **prefilled,
             ),
             _input("audience", "Audience", optional=True, placeholder=_placeholder("hikers and commuters")),
             _input(

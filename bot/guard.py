@@ -245,7 +245,70 @@ def _command(body: Mapping[str, Any]) -> str | None:
 
 def _event(body: Mapping[str, Any]) -> str | None:
     event = body.get("event")
-    return None if isinstance(event, dict) and _text(event.get("type")) else "The event has no type."
+    if not isinstance(event, dict) or not _text(event.get("type")):
+        return "The event has no type."
+    if event["type"] == "app_mention" and not event.get("subtype"):  # an edit is acknowledged and ignored
+        return _mention(body, event)
+    if event["type"] in ("assistant_thread_started", "assistant_thread_context_changed"):
+        return _assistant_thread(body, event)
+    if event["type"] == "message" and event.get("subtype") in (None, "file_share") and not event.get("bot_id"):
+        return _message(body, event)  # a person's message (to the app's DM: the AI pane's threads are there)
+    return None
+
+
+def _mention(body: Mapping[str, Any], event: Mapping[str, Any]) -> str | None:
+    """A mention is taken once per event id, and answered in its channel (and thread) to its author."""
+    if not _text(body.get("event_id")):
+        return "The event has no event_id."
+    missing = [key for key in ("user", "channel", "ts") if not _text(event.get(key))]
+    if missing:
+        return "The mention has no " + ", ".join(missing) + "."
+    if not isinstance(event.get("text"), str):
+        return "The mention has no text."
+    if "thread_ts" in event and not _text(event["thread_ts"]):
+        return "The mention's thread_ts is not text."
+    return None
+
+
+def _assistant_thread(body: Mapping[str, Any], event: Mapping[str, Any]) -> str | None:
+    """The AI pane opened (or looking at another channel): answered once per event id, in its thread."""
+    if not _text(body.get("event_id")):
+        return "The event has no event_id."
+    thread = event.get("assistant_thread")
+    if not isinstance(thread, dict):
+        return "The event has no assistant_thread."
+    missing = [key for key in ("user_id", "channel_id", "thread_ts") if not _text(thread.get(key))]
+    if missing:
+        return "The assistant thread has no " + ", ".join(missing) + "."
+    if not isinstance(thread.get("context", {}), dict):
+        return "The assistant thread's context is not an object."
+    return None
+
+
+def _message(body: Mapping[str, Any], event: Mapping[str, Any]) -> str | None:
+    """A person's message is taken once per event id and answered in its channel and thread."""
+    if not _text(body.get("event_id")):
+        return "The event has no event_id."
+    missing = [key for key in ("user", "channel", "ts") if not _text(event.get(key))]
+    if missing:
+        return "The message has no " + ", ".join(missing) + "."
+    if not isinstance(event.get("text", ""), str):
+        return "The message's text is not text."
+    if "thread_ts" in event and not _text(event["thread_ts"]):
+        return "The message's thread_ts is not text."
+    return None
+
+
+def _message_action(body: Mapping[str, Any]) -> str | None:
+    """A message shortcut opens a form (a trigger) for its channel, from the message's text."""
+    if not _text(body.get("callback_id")) or not _text(body.get("trigger_id")):
+        return "The shortcut names no callback_id or trigger_id."
+    channel = body.get("channel")
+    if not isinstance(channel, dict) or not _text(channel.get("id")):
+        return "The shortcut names no channel."
+    if not isinstance(body.get("message", {}), dict):
+        return "The shortcut's message is not an object."
+    return None
 
 
 # The kinds of request this app answers, each with what its listeners (and Bolt's matching, which indexes
@@ -253,6 +316,7 @@ def _event(body: Mapping[str, Any]) -> str | None:
 _KINDS: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
     "block_actions": lambda body: _user_and_team(body) or _actions(body),
     "view_submission": lambda body: _user_and_team(body) or _view(body),
+    "message_action": lambda body: _user_and_team(body) or _message_action(body),
     "event_callback": _event,
     "url_verification": lambda body: None,  # Bolt answers it after this check
 }

@@ -1,10 +1,12 @@
 """Block Kit primitives, defined once for every builder: the shapes of a block, a message and a button,
-and Slack's limits on them. Text passed in is used as given: builders escape it (`bot.text`) first."""
+and Slack's limits on them. Text passed in is used as given: builders escape mrkdwn (`bot.text`) and
+render Markdown (`bot.markdown`) first."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from bot.markdown import MARKDOWN_LIMIT
 from bot.text import SECTION_LIMIT, escape, truncate_plain
 
 Block = dict[str, Any]
@@ -17,6 +19,7 @@ FALLBACK_LIMIT = 150  # a message's `text`, shown in notifications: a summary, t
 __all__ = [
     "FALLBACK_LIMIT",
     "HEADER_LIMIT",
+    "MARKDOWN_LIMIT",
     "MAX_BLOCKS",
     "SECTION_LIMIT",
     "Block",
@@ -26,12 +29,18 @@ __all__ = [
     "context_block",
     "fallback",
     "header",
+    "markdown",
     "section",
 ]
 
 
 def section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def markdown(text: str) -> Block:
+    """Standard Markdown that Slack renders itself (messages only; never empty)."""
+    return {"type": "markdown", "text": text}
 
 
 def context_block(text: str) -> Block:

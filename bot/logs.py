@@ -38,6 +38,11 @@ _REWRITES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(on_message invoked)"), r"\1 (message not logged)"),
     (re.compile(r"(Sending a (?:message|text data frame) \(session id: [^,)]*)"), r"\1, payload not logged)"),
     (re.compile(r"(Failed to parse a payload)"), r"\1 (data not logged)"),
+    # OAuth: a failed code exchange names the one-time code (usable until it expires); Slack's error is kept.
+    (
+        re.compile(r"(Failed to fetch oauth\.v2\.access result) with code: \S* - (error: [^\n]*)"),
+        r"\1 (code not logged) - \2",
+    ),
 ]
 
 

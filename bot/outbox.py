@@ -11,10 +11,11 @@ of updates costs a few calls. A few sender threads work through the jobs, finals
   while Slack can still take it.
 - `FINAL`: a message's last state. Sent at once and retried with backoff within a deadline; when the
   message cannot be updated (an error, or the deadline passed) its text is posted as a new reply instead,
-  and `msg_too_long` splits the message and continues it in the next one.
+  and `msg_too_long` or `msg_blocks_too_long` splits the message and continues it in the next one.
 
 A 429 defers only the message it answered, by its Retry-After (capped), and 5xx or a dropped connection
-backs off that message alone: one slow message never holds another's update.
+backs off that message alone: one slow message never holds another's update. Each call is made with
+the token of the message's workspace (`team`, see `bot.slack_client.SlackFor`).
 """
 
 from __future__ import annotations
@@ -29,17 +30,18 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.markdown import halve
 from bot.metrics import Metrics
+from bot.slack_client import SlackFor
 from bot.throttle import UpdateBudget
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 Build = Callable[[], Sequence[Message] | None]
-TOO_LONG = "msg_too_long"
+TOO_LONG = ("msg_too_long", "msg_blocks_too_long")  # the text; all blocks' text (markdown: 12,000)
 NEXT = "next"  # the slot of a state waiting behind one being sent
 
 
@@ -84,6 +86,8 @@ class _Job:
     posting: bool = False  # the rewrite was given up: the pages go out as new replies
     last: str | None = None  # the last message sent so far
     abandoned: list[str] = field(default_factory=list)  # messages replaced by new replies, to delete
+    parent: bool = False  # `ts` is a run's parent: a repost of its state never deletes it
+    team: str = ""  # the workspace whose token sends it ("" with the one token of single-token mode)
 
 
 class _Transient(Exception):
@@ -98,7 +102,7 @@ class _Transient(Exception):
 class Outbox:
     def __init__(
         self,
-        client: WebClient,
+        slack_for: SlackFor,
         budget: UpdateBudget,
         *,
         policy: Policy | None = None,
@@ -106,7 +110,7 @@ class Outbox:
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.client = client
+        self.slack_for = slack_for  # each job's workspace's client
         self.budget = budget
         self.policy = policy or Policy()
         self.metrics = metrics
@@ -133,11 +137,16 @@ class Outbox:
         thread_ts: str | None = None,
         on_moved: Callable[[str], None] | None = None,
         on_lost: Callable[[], None] | None = None,
+        parent: bool = False,
+        team: str = "",
     ) -> None:
         """Rewrite message `ts` with the messages `build` returns (built when sent; None sends nothing):
         the first replaces `ts`, any more follow it in `thread_ts`. `on_moved(ts)` learns where the last
-        one ended up, `on_lost()` that a final state could not be shown at all."""
-        self._offer(_Job(ts, channel, ts, thread_ts, build, kind, on_moved, on_lost, 0.0, 0.0))
+        one ended up, `on_lost()` that a final state could not be shown at all. `parent`: `ts` is a run's
+        parent message, kept even when its state has to be posted anew (needed where it is itself a reply
+        in `thread_ts`; the thread's root is never deleted anyway). `team`: the workspace it is in."""
+        job = _Job(ts, channel, ts, thread_ts, build, kind, on_moved, on_lost, 0.0, 0.0, parent=parent, team=team)
+        self._offer(job)
 
     def post(
         self,
@@ -148,9 +157,10 @@ class Outbox:
         *,
         on_moved: Callable[[str], None] | None = None,
         on_lost: Callable[[], None] | None = None,
+        team: str = "",
     ) -> None:
         """Post a final state as new replies (a message whose first post failed), with the same care."""
-        self._offer(_Job(key, channel, None, thread_ts, build, Kind.FINAL, on_moved, on_lost, 0.0, 0.0))
+        self._offer(_Job(key, channel, None, thread_ts, build, Kind.FINAL, on_moved, on_lost, 0.0, 0.0, team=team))
 
     def wait(self, keys: Sequence[Hashable] | None = None, timeout: float | None = None) -> bool:
         """Block until nothing is left to send for `keys` (all messages when None); False on timeout."""
@@ -256,7 +266,7 @@ class Outbox:
         if job.on_moved is not None and job.last is not None:
             _tell(job, job.on_moved, job.last)
         for ts in job.abandoned:
-            self._delete(job.channel, ts)
+            self._delete(job, ts)
         return False
 
     def _send_pages(self, job: _Job) -> None:
@@ -265,14 +275,14 @@ class Outbox:
             page = job.pages[0]
             try:
                 if job.target is not None:
-                    self._call("chat.update", channel=job.channel, ts=job.target, **page)
+                    self._call(job, "chat.update", channel=job.channel, ts=job.target, **page)
                     sent = job.target
                 else:
-                    response = self._call("chat.postMessage", channel=job.channel, thread_ts=job.thread_ts, **page)
+                    response = self._call(job, "chat.postMessage", channel=job.channel, thread_ts=job.thread_ts, **page)
                     sent = str(response["ts"])
                     self.budget.spend(sent)  # its first live update, if any, waits a full interval
             except SlackApiError as error:
-                if _error_of(error) != TOO_LONG:
+                if _error_of(error) not in TOO_LONG:
                     raise
                 halves = split_message(page)
                 if halves is None:
@@ -282,10 +292,10 @@ class Outbox:
             job.pages.pop(0)
             job.last, job.target = sent, None
 
-    def _call(self, method: str, **params: Any) -> Any:
+    def _call(self, job: _Job, method: str, **params: Any) -> Any:
         """One Web API call; 429, 5xx and connection failures become `_Transient`."""
         try:
-            return getattr(self.client, method.replace(".", "_"))(**params)
+            return getattr(self.slack_for(job.team), method.replace(".", "_"))(**params)
         except SlackApiError as error:
             status = error.response.status_code
             if status == 429:
@@ -333,7 +343,7 @@ class Outbox:
 
     def _repost(self, job: _Job, reason: str) -> bool:
         log.warning("slack step=repost key=%s reason=%s", job.key, reason)
-        if job.target is not None and job.target == job.ts and job.ts != job.thread_ts:
+        if job.target is not None and job.target == job.ts and job.ts != job.thread_ts and not job.parent:
             job.abandoned.append(job.target)  # a reply replaced by its new copy (never the thread's parent)
         job.posting, job.target, job.due = True, None, self._clock()
         job.started = job.due - self.policy.deadline  # the post gets `post_deadline` from now
@@ -344,10 +354,10 @@ class Outbox:
             _tell(job, job.on_lost)
         return False
 
-    def _delete(self, channel: str, ts: str) -> None:
+    def _delete(self, job: _Job, ts: str) -> None:
         """Remove a message whose content was posted anew (best effort: it may be gone or undeletable)."""
         try:
-            self._call("chat.delete", channel=channel, ts=ts)
+            self._call(job, "chat.delete", channel=job.channel, ts=ts)
         except (SlackApiError, _Transient) as error:
             log.warning("slack step=delete_failed ts=%s reason=%s", ts, error)
 
@@ -399,6 +409,9 @@ def split_message(message: Message) -> list[Message] | None:
     if len(content) >= 2:
         middle = len(content) // 2
         first, second = content[:middle], content[middle:] + closing
+    elif content and content[0].get("type") == "markdown" and (halves := halve(content[0]["text"])):
+        first = [{**content[0], "text": halves[0]}]
+        second = [{**content[0], "text": halves[1]}, *closing]
     elif content and content[0].get("type") == "section" and len(content[0]["text"]["text"]) > 1:
         section, text = content[0], content[0]["text"]["text"]
         cut = text.rfind("\n", 0, len(text) // 2 + 1)

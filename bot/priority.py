@@ -3,12 +3,15 @@
 A run's start-up (its database row, the parent message, building the orchestrator request) costs a few
 milliseconds of CPU, and a Python process has about one core for all its threads. When a burst of
 slash commands arrives, runs starting while the later commands still wait for their ack slow those acks
-down. Runs therefore wait, briefly and boundedly, until no request is being answered.
+down. Runs therefore wait, briefly and boundedly, until no request has been answered for a moment: the
+server takes a burst's connections in one at a time, so "none being answered right now" happens between
+two of them and is not yet the end of the burst.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -16,15 +19,26 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class AckFirst:
-    def __init__(self, max_wait: float = 0.25) -> None:
+    def __init__(self, max_wait: float = 0.25, settle: float = 0.02) -> None:
         self.max_wait = max_wait
+        self.settle = settle
         self._answering = 0
+        self._last_answered = 0.0  # time.monotonic() when the count last fell to zero
         self._quiet = threading.Condition()
 
     def wait_quiet(self) -> None:
-        """Block until no request is being answered, or `max_wait` seconds, whichever comes first."""
+        """Block until no request has been answered for `settle` seconds and none is being answered, or
+        `max_wait` seconds, whichever comes first."""
+        deadline = time.monotonic() + self.max_wait
         with self._quiet:
-            self._quiet.wait_for(lambda: self._answering == 0, timeout=self.max_wait)
+            while (now := time.monotonic()) < deadline:
+                if self._answering:
+                    self._quiet.wait(deadline - now)
+                    continue
+                quiet_for = now - self._last_answered
+                if quiet_for >= self.settle:
+                    return
+                self._quiet.wait(min(self.settle - quiet_for, deadline - now))
 
     def wsgi(self, app: WSGIApp) -> WSGIApp:
         """`app`, counting the requests it is answering."""
@@ -38,6 +52,7 @@ class AckFirst:
                 with self._quiet:
                     self._answering -= 1
                     if self._answering == 0:
+                        self._last_answered = time.monotonic()
                         self._quiet.notify_all()
 
         return counted

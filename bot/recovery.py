@@ -14,13 +14,12 @@ import sqlite3
 import threading
 from collections.abc import Collection
 
-from slack_sdk import WebClient
-
 from bot.admission import InFlight
 from bot.blocks import interrupted_message, stored_failed_message
 from bot.outbox import Kind, Outbox, fixed
 from bot.reporter import Reporter
 from bot.rows import RunRow, VariationRow
+from bot.slack_client import SlackFor
 from bot.store import Store
 from bot.threads import SlackThread
 
@@ -34,7 +33,7 @@ class Recovery:
     def __init__(
         self,
         store: Store,
-        client: WebClient,
+        slack_for: SlackFor,
         outbox: Outbox,
         reporter: Reporter,
         in_flight: InFlight,
@@ -43,7 +42,7 @@ class Recovery:
         stale_after: float = 45.0,
     ) -> None:
         self.store = store
-        self.client = client
+        self.slack_for = slack_for
         self.outbox = outbox
         self.reporter = reporter
         self.in_flight = in_flight
@@ -94,7 +93,8 @@ class Recovery:
             run = self.store.find_run(run_id)
             if run is None or run.message_ts is None:
                 continue  # its parent message was never posted: nothing to tell
-            slack = SlackThread(self.client, self.outbox, run.channel_id, run.message_ts, run_id)
+            client = self.slack_for(run.team_id)
+            slack = SlackThread(client, self.outbox, run.channel_id, run.message_ts, run_id, run.thread_ts, run.team_id)
             for row in rows:
                 if row.run_id == run_id and row.message_ts:
                     slack.update(row.message_ts, fixed(stored_failed_message(row, reason)), Kind.FINAL)

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.admission import InFlight
@@ -34,8 +33,10 @@ from bot.metrics import Metrics
 from bot.outbox import Kind, Outbox, fixed
 from bot.render import stored_parent
 from bot.rows import RunStatus, VariationStatus
+from bot.slack_client import SlackFor
 from bot.store import Store, now
-from bot.threads import Origin, SlackThread, tell
+from bot.streams import Stream, Streams, closing_blocks, heading
+from bot.threads import PLANNING, Origin, SlackThread, show_status, tell
 from orchestrator.engine import (
     MAX_APPROACHES,
     MIN_APPROACHES,
@@ -86,6 +87,7 @@ class LiveRun:
     variation_ids: dict[int, int] = field(default_factory=dict)
     variation_ts: dict[int, str | None] = field(default_factory=dict)
     approaches: dict[int, Approach] = field(default_factory=dict)
+    streams: dict[int, Stream] = field(default_factory=dict)  # variations streamed, not rewritten
     results: dict[int, WorkerResult] = field(default_factory=dict)
     deliveries: list[Hashable] = field(default_factory=list)
 
@@ -96,14 +98,22 @@ class LiveRun:
 
 class Reporter:
     def __init__(
-        self, engine: Engine, store: Store, client: WebClient, outbox: Outbox, in_flight: InFlight, metrics: Metrics
+        self,
+        engine: Engine,
+        store: Store,
+        slack_for: SlackFor,
+        outbox: Outbox,
+        in_flight: InFlight,
+        metrics: Metrics,
+        streams: Streams | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
-        self.client = client
+        self.slack_for = slack_for
         self.outbox = outbox
         self.in_flight = in_flight
         self.metrics = metrics
+        self.streams = streams  # the second delivery path, where it serves (None: rewrites only)
 
     def run(self, origin: Origin, task: str, context: Mapping[str, str], approaches: int | None = None) -> None:
         """The whole run, in the calling thread (a run pool thread, never a request thread)."""
@@ -117,11 +127,12 @@ class Reporter:
                     context=context,
                     orchestrator_model=self.engine.orchestrator_model,
                     worker_model=self.engine.worker_model,
+                    thread_ts=origin.thread_ts,
                 )
                 self.in_flight.hold(run=run_id)
         except sqlite3.Error as error:
             log.error("step=not_recorded user=%s error=%s", origin.user_id, error)
-            tell(origin, NOT_RECORDED)
+            tell(origin, NOT_RECORDED, self.slack_for(origin.team_id))
             return
         self.metrics.runs_started.inc()
         try:
@@ -132,18 +143,23 @@ class Reporter:
 
     def _run(self, run_id: int, origin: Origin, task: str, context: Mapping[str, str], approaches: int | None) -> None:
         started = time.monotonic()
+        client = self.slack_for(origin.team_id)
         try:
-            posted = self.client.chat_postMessage(
-                channel=origin.channel_id, **parent_message(origin.user_id, task, context, Progress(RunStatus.PLANNING))
+            posted = client.chat_postMessage(
+                channel=origin.channel_id,
+                thread_ts=origin.thread_ts,
+                **parent_message(origin.user_id, task, context, Progress(RunStatus.PLANNING)),
             )
         except (SlackApiError, OSError) as error:
             reason = str(error.response.get("error")) if isinstance(error, SlackApiError) else "no_connection"
             self.store.update_run(run_id, status=RunStatus.FAILED, error=f"slack: {reason}", finished_at=now())
             log.warning("run=%d step=not_posted error=%s", run_id, reason)
-            tell(origin, CANNOT_POST.get(reason, f"I couldn't post in this channel ({reason})."))
+            tell(origin, CANNOT_POST.get(reason, f"I couldn't post in this channel ({reason})."), client)
             return
+        ts = str(posted["ts"])
+        show_status(origin, PLANNING, client)  # in the AI pane, until the plan's first words are posted
         live = LiveRun(
-            SlackThread(self.client, self.outbox, origin.channel_id, str(posted["ts"]), run_id),
+            SlackThread(client, self.outbox, origin.channel_id, ts, run_id, origin.thread_ts, origin.team_id),
             origin,
             task,
             context,
@@ -188,7 +204,9 @@ class Reporter:
             self._on_worker_started(live, event.index, event.approach)
         elif isinstance(event, WorkerDelta):
             ts = live.variation_ts.get(event.index)
-            if ts is not None:
+            if event.index in live.streams:
+                live.streams[event.index].write(event.text)
+            elif ts is not None:
                 approach = live.approaches[event.index]
                 live.slack.update(ts, lambda: [writing_message(event.index, approach, event.text)], Kind.LIVE)
         elif isinstance(event, WorkerFinished):
@@ -261,7 +279,10 @@ class Reporter:
 
     def _on_worker_started(self, live: LiveRun, index: int, approach: Approach) -> None:
         variation_id = self._variation_id(live, index, approach)
-        ts = live.variation_ts[index] = live.slack.reply(writing_message(index, approach))
+        stream = self.open_stream(live.slack, live.origin.user_id, index, approach)
+        if stream is not None:
+            live.streams[index] = stream
+        ts = live.variation_ts[index] = stream.ts if stream else live.slack.reply(writing_message(index, approach))
         # Known at once, so that after a crash the restart can tell this message it was interrupted.
         self.store.update_variation(variation_id, message_ts=ts)
 
@@ -278,7 +299,8 @@ class Reporter:
             result.usage.output_tokens,
             f" error={result.error!r}" if result.error else "",
         )
-        self.finish_variation(live.slack, variation_id, result, live.variation_ts.get(result.index), live.deliveries)
+        placeholder, stream = live.variation_ts.get(result.index), live.streams.get(result.index)
+        self.finish_variation(live.slack, variation_id, result, placeholder, live.deliveries, stream)
         live.results[result.index] = result  # only once stored: until then it counts as unfinished
         if live.total:
             self.update_parent(live.slack, self._progress(live), Kind.LIVE)
@@ -318,6 +340,8 @@ class Reporter:
         for index, ts in live.variation_ts.items():
             if index in live.results or ts is None:
                 continue
+            if index in live.streams:
+                live.streams[index].finish(None)  # stopped, so that it can be rewritten
             live.slack.update(ts, fixed(failed_variation_message(index, live.approaches[index], reason)), Kind.FINAL)
             live.deliveries.append(ts)
 
@@ -328,6 +352,15 @@ class Reporter:
 
     # shared with follow-ups
 
+    def open_stream(
+        self, slack: SlackThread, recipient: str, position: int | None, approach: Approach, note: str | None = None
+    ) -> Stream | None:
+        """A stream for a variation's text where streaming serves (`bot.streams`), written for `recipient`;
+        None: the caller posts a placeholder and rewrites it."""
+        if self.streams is None or not self.streams.wanted(slack.channel):
+            return None
+        return self.streams.start(slack, recipient, heading(position, approach, note))
+
     def finish_variation(
         self,
         slack: SlackThread,
@@ -335,9 +368,12 @@ class Reporter:
         result: WorkerResult,
         placeholder: str | None,
         deliveries: list[Hashable],
+        stream: Stream | None = None,
     ) -> None:
         """Store a written (or failed) variation, then deliver its final messages; the database learns
-        which message holds its buttons, or that none could be shown."""
+        which message holds its buttons, or that none could be shown. A streamed one (`stream`, its message
+        `placeholder`) ends with its buttons attached by the stream's stop; when that cannot be, its
+        final messages go through the outbox like any other's."""
         self.count_call("synthesis" if result.approach.type == SYNTHESIS else "worker", result.ok, result.usage)
         status = VariationStatus.DONE if result.ok else VariationStatus.FAILED
         self.metrics.variations.labels(status).inc()
@@ -355,6 +391,10 @@ class Reporter:
         )
         row = self.store.variation(variation_id)
         messages = stored_variation_messages(row) if result.ok else [stored_failed_message(row, result.error or "")]
+        if stream is not None:
+            whole = result.text if result.ok and len(messages) == 1 else None  # else rewritten, split or failed
+            if stream.finish(whole, closing_blocks(row)):
+                return
 
         def moved(ts: str) -> None:
             self.store.update_variation(variation_id, message_ts=ts)

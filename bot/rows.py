@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, Self
 
-from orchestrator.engine import SYNTHESIS
+from orchestrator.engine import FOLLOW_UP, SYNTHESIS
 from orchestrator.parsing import Approach
 
 
@@ -89,6 +89,7 @@ class RunRow(_Row):
     orchestrator_model: str | None = None
     worker_model: str | None = None
     message_ts: str | None = None
+    thread_ts: str | None = None  # the thread its parent is a reply in (a run asked for by a mention)
     finished_at: str | None = None
     plan_seconds: float | None = None
     seconds: float | None = None
@@ -146,8 +147,8 @@ class VariationRow(_Row):
 
     @property
     def planned(self) -> bool:
-        """One of the approaches the orchestrator planned (not a synthesis or a new version)."""
-        return self.regenerated_from is None and self.type != SYNTHESIS
+        """One of the approaches the orchestrator planned (not a synthesis, a new version or a follow-up)."""
+        return self.regenerated_from is None and self.type not in (SYNTHESIS, FOLLOW_UP)
 
     @property
     def shown_position(self) -> int | None:

@@ -63,6 +63,11 @@ class Runner:
         ticket = self.admission.admit(team_id, user_id)
         return self._submit(ticket, "new_version", self.followups.regenerate, variation_id, instruction)
 
+    def follow_up(self, run_id: int, instruction: str, team_id: str, user_id: str) -> str | None:
+        """Queue one more variation of a run, following an instruction given in its thread."""
+        ticket = self.admission.admit(team_id, user_id)
+        return self._submit(ticket, "follow_up", self.followups.follow_up, run_id, instruction)
+
     def drain(self, seconds: float) -> int:
         """Admit nothing more, let the work in flight finish for up to `seconds`, then mark what is left
         interrupted. Returns how many runs were interrupted."""

@@ -30,6 +30,7 @@ def create_schema(db: Database) -> None:
             "output_tokens": int,
             "error": str,
             "owner": str,
+            "thread_ts": str,
         },
         pk="id",
         not_null={"team_id", "channel_id", "user_id", "task", "status", "created_at"},
@@ -67,6 +68,7 @@ def create_schema(db: Database) -> None:
         ("variations", "instruction", str),
         ("variations", "owner", str),
         ("runs", "owner", str),
+        ("runs", "thread_ts", str),
     ):
         if column not in db.table(table).columns_dict:  # databases made before it
             db.table(table).add_column(column, kind)
@@ -98,6 +100,10 @@ def create_schema(db: Database) -> None:
         pk="owner",
         if_not_exists=True,
     )
+    # Events already taken (by any process sharing the file): Slack re-sends one it thinks was missed.
+    db.table("seen_events").create(
+        {"event_id": str, "seen_at": str}, pk="event_id", not_null={"seen_at"}, if_not_exists=True
+    )
     scoreboard_is_new = create_scoreboard(db)
     for sql in (
         # the scoreboard's runs this week and tokens, for a workspace and for a channel (covering)
@@ -106,6 +112,10 @@ def create_schema(db: Database) -> None:
         " on runs (team_id, channel_id, created_at, input_tokens, output_tokens)",
         "create index if not exists runs_team_user on runs (team_id, user_id)",  # a user's recent runs
         "create index if not exists votes_run on votes (run_id)",  # a run's tallies
+        # the run a mention in a thread is about: its parent is the thread's root, or a reply in it
+        "create index if not exists runs_message on runs (channel_id, message_ts)",
+        "create index if not exists runs_thread on runs (channel_id, thread_ts) where thread_ts is not null",
+        "create index if not exists seen_events_time on seen_events (seen_at)",  # pruning
         # what is being written, for recovery: small, as almost every row is finished
         "create index if not exists runs_working on runs (status) where status in ('planning', 'running')",
         "create index if not exists variations_writing on variations (status) where status = 'writing'",

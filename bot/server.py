@@ -1,7 +1,8 @@
 """HTTP mode: the Bolt app behind waitress, a production WSGI server (Bolt's `App.start()` is a development
 server). Every Slack request arrives at `POST /slack/events`, through the checks in `bot.guard`;
 `GET /healthz` reports the database and the thread pools (503 when the database does not answer);
-`GET /metrics` serves the Prometheus metrics."""
+`GET /metrics` serves the Prometheus metrics. With OAuth on, `GET /slack/install` and
+`GET /slack/oauth_redirect` are the install pages a browser visits (see `bot.installations`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from waitress import create_server
 from waitress.server import BaseWSGIServer
 
 from bot.guard import MAX_BODY_BYTES, SlackEvents, plain
+from bot.installations import oauth_pages
 from bot.metrics import Metrics
 from bot.priority import AckFirst
 
@@ -40,6 +42,9 @@ class HttpServer:
         slack = ack_first.wsgi(SlackEvents(app.dispatch))
         if metrics is not None:
             slack = metrics.timed(slack)
+        flow = app.oauth_flow
+        pages = {flow.install_path, flow.redirect_uri_path} if flow is not None else set()
+        install = oauth_pages(flow) if flow is not None else None
 
         def handler(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
@@ -57,6 +62,8 @@ class HttpServer:
                 return [body]
             if environ.get("PATH_INFO") == EVENTS_PATH:
                 return slack(environ, start_response)
+            if install is not None and environ.get("PATH_INFO") in pages:
+                return install(environ, start_response)
             return plain(start_response, 404, "Not Found")
 
         # Waitress refuses a larger body (413) from its Content-Length, before receiving it, and stops

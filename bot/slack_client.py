@@ -1,15 +1,26 @@
-"""Slack client pieces slack_sdk does not ship: a rate-limit retry that never sleeps for long, and
-retries that are counted."""
+"""Slack client pieces slack_sdk does not ship: a rate-limit retry that never sleeps for long, retries
+that are counted, and the client that speaks for one workspace."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
+
+SlackFor = Callable[[str], WebClient]
+"""The Web API client holding a workspace's bot token, by team id. The app's own threads (runs, the
+outbox, recovery) call Slack through it, since no request hands them a client: with one static token it
+is the one client (`one_workspace`); with OAuth each workspace's own (`bot.installations.TeamClients`)."""
+
+
+def one_workspace(client: WebClient) -> SlackFor:
+    """Single-token mode: every run is in the one workspace that token belongs to."""
+    return lambda team_id: client
 
 
 class CappedRateLimitRetryHandler(RateLimitErrorRetryHandler):

@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
@@ -32,6 +33,9 @@ VOTE_VALUES = ("up", "down")
 WORKING_RUN = tuple(status for status in RunStatus if status.working)
 WORKING_VARIATION = (VariationStatus.WRITING,)
 _TALLY = "select value, count(*) from votes where variation_id = ? group by value"
+EVENT_MEMORY = timedelta(hours=1)
+"""How long an event id is remembered: Slack re-sends a missed event three times, the last about five
+minutes after the first."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,9 @@ class Store:
 
     @property
     def db(self) -> Database:
-        """The sqlite-utils database, for reads by tools and tests (writes go through the store's methods)."""
+        """The sqlite-utils database on the shared connection, for tests reading once the app is idle. It takes
+        no lock: while another process writes the file, a read through it that overlaps one of this store's
+        write transactions makes that write fail at once (its snapshot is stale); read with `query` then."""
         return self._connection.db
 
     def close(self) -> None:
@@ -84,7 +90,10 @@ class Store:
         context: Mapping[str, str],
         orchestrator_model: str,
         worker_model: str,
+        thread_ts: str | None = None,
     ) -> int:
+        """A run being planned, by this process. `thread_ts`: the thread its parent message will be a reply
+        in (a run asked for by a mention), else None (the parent starts its own thread)."""
         with self._connection.write() as db:
             table = db.table("runs").insert(
                 {
@@ -98,6 +107,7 @@ class Store:
                     "worker_model": worker_model,
                     "created_at": now(),
                     "owner": self.owner,
+                    "thread_ts": thread_ts,
                 }
             )
             return new_id(table)
@@ -133,6 +143,16 @@ class Store:
     def find_run(self, run_id: int) -> RunRow | None:
         row = self._connection.get("runs", run_id)
         return RunRow.of(row) if row is not None else None
+
+    def run_in_thread(self, team_id: str, channel_id: str, thread_ts: str) -> RunRow | None:
+        """The run whose thread this is: its parent is the thread's root, or (a run a mention asked for) a
+        reply in it. The latest, should there be several."""
+        found = self._connection.query(
+            "select id from runs where channel_id = ? and team_id = ? and (message_ts = ? or thread_ts = ?)"
+            " order by id desc limit 1",
+            [channel_id, team_id, thread_ts, thread_ts],
+        )
+        return self.find_run(found[0][0]) if found else None
 
     # variations
 
@@ -255,6 +275,19 @@ class Store:
 
     def tally(self, variation_id: int) -> Tally:
         return _tally(self._connection.query(_TALLY, [variation_id]))
+
+    # events
+
+    def first_sighting(self, event_id: str) -> bool:
+        """Whether this is the first time any process sharing the database takes this event (a re-sent one
+        is not); ids older than EVENT_MEMORY are forgotten on the way."""
+        at = datetime.now(UTC)
+        seen, forget = (moment.isoformat(timespec="milliseconds") for moment in (at, at - EVENT_MEMORY))
+        with self._connection.write() as db:
+            cursor = db.execute("insert or ignore into seen_events (event_id, seen_at) values (?, ?)", [event_id, seen])
+            first = cursor.rowcount == 1
+            db.execute("delete from seen_events where seen_at < ?", [forget])
+        return first
 
     # the scoreboard's totals
 

@@ -24,10 +24,18 @@ class VoteRefresher:
         leader on its parent, soon."""
         if variation.message_ts:
             self.outbox.update(
-                run.channel_id, variation.message_ts, lambda: stored_counts(self.store, variation.id), kind=Kind.REFRESH
+                run.channel_id,
+                variation.message_ts,
+                lambda: stored_counts(self.store, variation.id),
+                kind=Kind.REFRESH,
+                team=run.team_id,
             )
         if run.status.finished and run.message_ts:
             # The leader on the parent moves with the votes (while a run is written, its own updates do).
             self.outbox.update(
-                run.channel_id, run.message_ts, lambda: [stored_parent(self.store, run.id)], kind=Kind.REFRESH
+                run.channel_id,
+                run.message_ts,
+                lambda: [stored_parent(self.store, run.id)],
+                kind=Kind.REFRESH,
+                team=run.team_id,
             )

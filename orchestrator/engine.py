@@ -27,13 +27,22 @@ from orchestrator.parsing import (
     preview_analysis,
     preview_response,
 )
-from orchestrator.prompts import Candidate, Revision, orchestrator_prompt, synthesis_prompt, worker_prompt
+from orchestrator.prompts import (
+    Candidate,
+    FollowUp,
+    Revision,
+    follow_up_prompt,
+    orchestrator_prompt,
+    synthesis_prompt,
+    worker_prompt,
+)
 
 log = logging.getLogger(__name__)
 
 MIN_APPROACHES = 2
 MAX_APPROACHES = 5
 SYNTHESIS = "synthesis"  # the approach type of a synthesis, stored and voted on like any variation
+FOLLOW_UP = "follow-up"  # the approach type of a variation asked for by an instruction in the thread
 
 
 @dataclass(frozen=True)
@@ -253,6 +262,18 @@ class Engine:
         prompt = synthesis_prompt(request.task, request.context, candidates)
         approach = Approach(SYNTHESIS, f"Combines {len(candidates)} variations, best-voted first")
         return self._respond(prompt, index, approach, on_reply)
+
+    def follow_up(
+        self,
+        request: Request,
+        index: int,
+        follow_up: FollowUp,
+        on_reply: Callable[[str], None] | None = None,
+    ) -> WorkerResult:
+        """Write one more variation that follows an instruction given after the run; a failure is in the
+        result."""
+        prompt = follow_up_prompt(request.task, request.context, follow_up)
+        return self._respond(prompt, index, Approach(FOLLOW_UP, follow_up.instruction), on_reply)
 
     def _respond(
         self, prompt: str, index: int, approach: Approach, on_reply: Callable[[str], None] | None

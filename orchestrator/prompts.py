@@ -1,4 +1,4 @@
-"""Prompt templates for the two roles.
+"""Prompt templates for the two roles (and the follow-ups that reuse the worker model).
 
 User text (the task, context values) is XML-escaped before it goes in: the prompts and the replies use
 XML-like tags, and a request that contains `</task>` must not change the prompt's structure.
@@ -166,6 +166,58 @@ def worker_prompt(task: str, approach: Approach, context: Mapping[str, str], rev
             "description": escape(approach.description),
             "context": render_context(context),
             "revision": _render_revision(revision),
+        },
+    )
+
+
+FOLLOW_UP_TEMPLATE = """\
+Several writers each took a different approach to the same request. Now someone on the team asked, in \
+the conversation about them, for one more version that follows their instruction.
+
+<request>
+{task}
+</request>
+{context}{analysis}
+<approaches_so_far>
+{approaches}
+</approaches_so_far>
+<instruction>{instruction}</instruction>
+
+Write one new, complete version that follows the instruction and still fully addresses the request and \
+the context. Use Markdown for formatting where it helps.
+
+Return your response in this format:
+
+<response>
+Your content here.
+</response>
+"""
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """One more variation asked for in a run's thread: the instruction, and what the run already holds
+    (the orchestrator's analysis, the approaches taken) so the new one builds on them."""
+
+    instruction: str
+    analysis: str = ""
+    approaches: Sequence[Approach] = ()
+
+
+def follow_up_prompt(task: str, context: Mapping[str, str], follow_up: FollowUp) -> str:
+    """The prompt for one new variation that follows an instruction given in the thread."""
+    analysis = follow_up.analysis.strip()
+    approaches = "\n".join(
+        f"<approach type={quoteattr(a.type)}>{escape(a.description)}</approach>" for a in follow_up.approaches
+    )
+    return _fill(
+        FOLLOW_UP_TEMPLATE,
+        {
+            "task": escape(task.strip()),
+            "context": render_context(context),
+            "analysis": f"\n<analysis>\n{escape(analysis)}\n</analysis>\n" if analysis else "",
+            "approaches": approaches,
+            "instruction": escape(follow_up.instruction.strip()),
         },
     )
 

@@ -25,7 +25,7 @@ from bot.server import HttpServer
 from bot.store import Store
 from tests.fakes import free_port, wait_for
 from tests.fakes.anthropic_api import FakeAnthropicAPI
-from tests.fakes.signing import block_actions_body, signed_headers, slash_command_body
+from tests.fakes.signing import block_actions_body, event_body, signed_headers, slash_command_body
 from tests.fakes.slack_api import FakeSlackAPI
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -224,6 +224,29 @@ def submit_view(bot: Bot, view: dict[str, Any], values: dict[str, Any]) -> tuple
     """Submit a modal the app opened, with `values` as Slack's view.state.values."""
     submitted = {**view, "id": "V123", "team_id": TEAM, "state": {"values": values}}
     return interaction(bot, {"type": "view_submission", "trigger_id": "1.2.3", "view": submitted})
+
+
+def mention(
+    bot: Bot,
+    text: str,
+    *,
+    ts: str,
+    thread_ts: str | None = None,
+    user: str = USER,
+    event_id: str | None = None,
+    retry: int = 0,
+    timeout: float = 10,
+    **event: Any,
+) -> tuple[int, str]:
+    """`@Variations TEXT` posted as message `ts` (in `thread_ts`'s thread when given), as Slack sends the
+    app_mention event; `retry` > 0 sends it again as Slack re-sends a missed event (same event_id)."""
+    fields = {"type": "app_mention", "user": user, "text": f"<@UBOT> {text}", "ts": ts, "channel": CHANNEL}
+    fields.update({"event_ts": ts, "team": TEAM, **({"thread_ts": thread_ts} if thread_ts else {}), **event})
+    body = event_body(fields, team_id=TEAM, event_id=event_id or f"Ev{ts.replace('.', '')}")
+    headers = signed_headers(body, SIGNING_SECRET, content_type="application/json")
+    if retry:
+        headers.update({"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"})
+    return bot.post(body, headers, timeout=timeout)
 
 
 def text_value(value: str) -> dict[str, Any]:

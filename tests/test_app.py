@@ -6,6 +6,7 @@ import json
 import threading
 from pathlib import Path
 
+from bot.markdown import MARKDOWN_LIMIT, ZWSP
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
 from tests.fakes.signing import signed_headers, slash_command_body
 from tests.fakes.slack_api import FakeSlackAPI
@@ -30,9 +31,9 @@ def test_command_posts_analysis_and_one_reply_per_approach_with_buttons(bot: Bot
     for variation in variations:
         assert buttons(variation) == {"vote_up": "👍 0", "vote_down": "👎 0", "regenerate": "♻️ New version"}
     by_type = {kind: next(v for v in variations if kind in texts(v)) for kind in ("Technical", "Lifestyle")}
-    # Markdown became mrkdwn: the heading and **bold** are Slack bold.
-    assert "*Technical take*" in texts(by_type["Technical"])
-    assert "The *technical* version." in texts(by_type["Technical"])
+    # The Markdown goes to Slack as written, in a markdown block, which Slack renders itself.
+    [shown] = [b["text"] for b in by_type["Technical"]["blocks"] if b["type"] == "markdown"]
+    assert shown == "## Technical take\nThe **technical** version."
 
     rows = list(bot.store.db["variations"].rows_where(order_by="position"))
     assert [(r["type"], r["status"]) for r in rows] == [
@@ -102,7 +103,7 @@ def test_votes_are_logged_and_counted_once_per_user(bot: Bot) -> None:
     assert clicks == [("U1", "up"), ("U2", "up"), ("U3", "down"), ("U1", "down"), ("U1", "down")]
     assert all(r["run_id"] == 1 and r["variation_id"] == 1 for r in bot.store.db["feedback"].rows)
     # The variation's text survives the button refresh.
-    assert "The *technical* version." in texts(bot.slack.message(CHANNEL, variation.message_ts))
+    assert "The **technical** version." in texts(bot.slack.message(CHANNEL, variation.message_ts))
 
 
 def test_bad_signature_is_rejected_with_no_side_effect(bot: Bot) -> None:
@@ -196,7 +197,9 @@ def test_model_text_never_pings_anyone(bot: Bot) -> None:
         for text in (texts(message), message["text"]):
             for ping in ("<!channel>", "<!here>", "<!everyone>", "<@U999>", "<@U123>"):
                 assert ping not in text
-    assert "&lt;!here&gt;" in texts(replies[1])
+    # In the markdown blocks a zero-width space keeps each token from forming; the text reads the same.
+    assert f"Hey <{ZWSP}!channel> look" in texts(replies[0])
+    assert f"Hi <{ZWSP}!here> and <{ZWSP}!everyone> and <{ZWSP}@{ZWSP}U999> & co" in texts(replies[1])
 
 
 def test_long_variation_is_split_not_cut(bot: Bot) -> None:
@@ -207,9 +210,14 @@ def test_long_variation_is_split_not_cut(bot: Bot) -> None:
     shown = "\n".join(texts(r) for r in replies[1:])
     for i in range(60):
         assert f"Paragraph {i}:" in shown
+    assert len(replies) == 1 + 3 * 4  # the analysis, then each variation over four messages
     for reply in replies:
         assert len(reply["blocks"]) <= 50
-        assert all(len(b["text"]["text"]) <= 3000 for b in reply["blocks"] if b["type"] == "section")
+        assert sum(len(b["text"]) for b in reply["blocks"] if b["type"] == "markdown") <= MARKDOWN_LIMIT
+    # Nothing was sent that Slack refuses for its length (the fake refuses it as Slack does): continued.
+    for call in bot.slack.calls():
+        markdown = [b["text"] for b in call.params.get("blocks") or [] if b.get("type") == "markdown"]
+        assert sum(map(len, markdown)) <= MARKDOWN_LIMIT, call.method
     # Each approach's buttons are on its last message only.
     assert sum(bool(buttons(r)) for r in replies) == 3
 
@@ -273,7 +281,7 @@ def test_thirty_users_voting_at_once_are_all_counted(bot: Bot) -> None:
             and m
         )
     )
-    assert "The *technical* version." in texts(final)
+    assert "The **technical** version." in texts(final)
     rewrites = [c for c in bot.slack.calls("chat.update") if c.params["ts"] == variation.message_ts]
     assert len(rewrites) < 30 + 2  # coalesced: the 30 clicks did not each rewrite the message
 

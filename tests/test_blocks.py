@@ -12,11 +12,18 @@ from bot.blocks import (
     stored_variation_messages,
     variation_messages,
     vote_buttons,
+    writing_message,
 )
+from bot.kit import MARKDOWN_LIMIT
 from bot.rows import RunStatus, Tally, VariationRow, VariationStatus
 from orchestrator.parsing import Approach
 
 FORMAL = Approach("formal", "Be <precise>")
+
+
+def markdown_texts(message: dict) -> list[str]:
+    """The texts of a message's markdown blocks: the model's Markdown as Slack receives it."""
+    return [b["text"] for b in message["blocks"] if b["type"] == "markdown"]
 
 
 def test_vote_buttons_carry_the_variation_and_counts() -> None:
@@ -31,10 +38,9 @@ def test_vote_buttons_carry_the_variation_and_counts() -> None:
 
 def test_variation_message_has_title_text_buttons_and_footnote() -> None:
     [message] = variation_messages(7, 0, FORMAL, "# Hello\nSome **bold** text", up=2, footnote="m · 1.0s")
-    section_texts = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
-    assert section_texts[0] == "*1. Formal*: _Be &lt;precise&gt;_"
-    assert section_texts[1] == "*Hello*\nSome *bold* text"
-    assert message["blocks"][-2]["type"] == "actions"
+    assert [b["type"] for b in message["blocks"]] == ["section", "markdown", "actions", "context"]
+    assert message["blocks"][0]["text"]["text"] == "*1. Formal*: _Be &lt;precise&gt;_"
+    assert markdown_texts(message) == ["# Hello\nSome **bold** text"]  # Slack renders the Markdown itself
     assert message["blocks"][-1] == {"type": "context", "elements": [{"type": "mrkdwn", "text": "m · 1.0s"}]}
     assert message["text"].startswith("formal: # Hello")
 
@@ -42,14 +48,15 @@ def test_variation_message_has_title_text_buttons_and_footnote() -> None:
 def test_long_variation_becomes_several_messages_with_buttons_on_the_last() -> None:
     text = "\n\n".join(f"Paragraph {i} " + "lorem " * 400 for i in range(20))  # ~48,000 characters
     messages = variation_messages(1, 2, FORMAL, text)
-    assert len(messages) > 1
+    assert len(messages) == 5
     for number, message in enumerate(messages, start=1):
         assert len(message["blocks"]) <= 50
         assert f"({number} of {len(messages)})" in message["blocks"][0]["text"]["text"]
-        assert all(len(b["text"]["text"]) <= 3000 for b in message["blocks"] if b["type"] == "section")
+        assert sum(len(t) for t in markdown_texts(message)) <= MARKDOWN_LIMIT
         assert ("actions" in [b["type"] for b in message["blocks"]]) == (number == len(messages))
-    shown = " ".join(b["text"]["text"] for m in messages for b in m["blocks"][1:] if b["type"] == "section")
-    assert shown.split() == text.split()
+    shown = [t for m in messages for t in markdown_texts(m)]
+    assert " ".join(shown).split() == text.split()
+    assert all(t.startswith("Paragraph ") for t in shown)  # split between paragraphs, not inside one
 
 
 def test_stored_row_renders_like_the_original() -> None:
@@ -109,10 +116,10 @@ def test_status_lines() -> None:
 
 def test_analysis_lists_the_approaches_once_known() -> None:
     message = analysis_message("**Why**: readers differ", [FORMAL, Approach("fun", "Be fun")])
-    texts = [b["text"]["text"] for b in message["blocks"]]
+    texts = [b["text"] if b["type"] == "markdown" else b["text"]["text"] for b in message["blocks"]]
     assert texts == [
         "🧭 *How I'll approach this*",
-        "*Why*: readers differ",
+        "**Why**: readers differ",
         "*1. Formal*: Be &lt;precise&gt;\n*2. Fun*: Be fun",
     ]
 
@@ -136,3 +143,26 @@ def test_help_leads_with_the_problem() -> None:
     message = help_message("Too <long>")
     assert message["blocks"][0]["text"]["text"] == "⚠️ Too &lt;long&gt;"
     assert "/variations Write a product description" in message["blocks"][1]["text"]["text"]
+
+
+def test_a_variation_being_written_shows_its_text_so_far_in_one_message() -> None:
+    message = writing_message(0, FORMAL, "## Plan\n```python\nprint('half")  # an unclosed fence, mid-stream
+    assert [b["type"] for b in message["blocks"]] == ["section", "markdown", "context"]
+    assert markdown_texts(message) == ["## Plan\n```python\nprint('half\n```"]  # closed, the rest renders
+    assert message["blocks"][-1]["elements"][0]["text"] == "✍️ Writing…"
+    assert [b["type"] for b in writing_message(0, FORMAL)["blocks"]] == ["section", "context"]  # no text yet
+
+
+def test_a_long_text_being_written_shows_one_messages_worth_and_says_there_is_more() -> None:
+    text = "\n\n".join(f"Paragraph {i} " + "lorem " * 400 for i in range(20))
+    for message in (writing_message(0, FORMAL, text), analysis_message(text, writing=True)):
+        [shown] = markdown_texts(message)
+        assert len(shown) <= MARKDOWN_LIMIT and shown.startswith("Paragraph 0 ") and shown.endswith("\n\n…")
+
+
+def test_a_finished_analysis_keeps_all_of_its_text() -> None:
+    """Over one message's worth, the outbox continues it in the next message (see test_markdown)."""
+    text = "\n\n".join(f"Paragraph {i} " + "lorem " * 400 for i in range(8))
+    shown = markdown_texts(analysis_message(text))
+    assert len(shown) == 2 and all(len(t) <= MARKDOWN_LIMIT for t in shown)
+    assert " ".join(shown).split() == text.split()

@@ -256,5 +256,5 @@ def test_disguised_links_from_the_model_show_their_real_target(bot: Bot) -> None
     bot.command("Write a tagline")
     _, thread = run_thread(bot)
     shown = texts(thread[1])
-    assert "https://bank.com (<https://evil.example>)" in shown
-    assert "<https://evil.example|https://bank.com>" not in shown
+    assert "Log in at https://bank.com (https://evil.example)" in shown  # each address where it goes
+    assert "](https://evil.example)" not in shown

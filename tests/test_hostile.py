@@ -390,6 +390,11 @@ def test_no_request_text_body_or_response_url_is_logged(logged_bot: Bot, caplog:
             'Sending a message (session id: s-1, message: {"payload": {"text": "secret"}})',
             "Sending a message (session id: s-1, payload not logged)",
         ),
+        (
+            "slack_bolt.oauth.oauth_flow",
+            "Failed to fetch oauth.v2.access result with code: 123.456.abc - error: invalid_code",
+            "Failed to fetch oauth.v2.access result (code not logged) - error: invalid_code",
+        ),
         ("bot.reporter", "run=1 step=planned approaches=3", "run=1 step=planned approaches=3"),
     ],
 )
@@ -428,10 +433,14 @@ def test_no_control_character_reaches_slack(bot: Bot) -> None:
     bot.command("Write a \x00 tagline \x1b[31m in\x9b red")
     run = bot.wait_run()
     assert run.task == "Write a \x00 tagline \x1b[31m in\x9b red"  # stored as typed
-    posted = [call.params for call in bot.slack.calls() if call.method.startswith("chat.")]
-    assert any("in red" in text for params in posted for text in strings(params))
-    assert any("there" in text for params in posted for text in strings(params))
-    for params in [*posted, *bot.slack.responses()]:
+
+    def posted() -> list[dict[str, Any]]:
+        return [call.params for call in bot.slack.calls() if call.method.startswith("chat.")]
+
+    # The run's row is finished before its last messages have gone out: wait for the variations' text.
+    bot.slack.wait_for(lambda: any("there" in text for params in posted() for text in strings(params)))
+    assert any("in red" in text for params in posted() for text in strings(params))
+    for params in [*posted(), *bot.slack.responses()]:
         for text in strings(params):
             assert not CONTROL & {ord(ch) for ch in text}, repr(text)
 

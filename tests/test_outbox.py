@@ -10,6 +10,7 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.outbox import Kind, Outbox, Policy, split_message
+from bot.slack_client import one_workspace
 from bot.throttle import UpdateBudget
 from tests.fakes.slack_api import FakeSlackAPI
 
@@ -31,7 +32,8 @@ def texts(slack: FakeSlackAPI, ts: str) -> str:
 def outbox(slack: FakeSlackAPI) -> Iterator[Outbox]:
     client = WebClient(token="xoxb-test", base_url=slack.url, retry_handlers=[])
     budget = UpdateBudget(interval=0.1, per_minute=6000, burst=100)
-    box = Outbox(client, budget, policy=Policy(deadline=1.0, post_deadline=2.0, backoff=0.02, max_backoff=0.1))
+    policy = Policy(deadline=1.0, post_deadline=2.0, backoff=0.02, max_backoff=0.1)
+    box = Outbox(one_workspace(client), budget, policy=policy)
     yield box
     box.close()
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from bot.listeners.later import Later
 from bot.priority import AckFirst
 
 
@@ -50,3 +53,44 @@ def test_wait_quiet_gives_up_after_max_wait() -> None:
     finally:
         release.set()
         request.join(timeout=5)
+
+
+def test_a_gap_between_two_requests_of_a_burst_is_not_quiet() -> None:
+    """The server takes a burst's connections in one at a time: between two of them nothing is being
+    answered for an instant, and a run starting then would slow the next ack."""
+    ack_first = AckFirst(max_wait=30, settle=2.0)
+    happened: list[str] = []
+    first_done, second_done = threading.Event(), threading.Event()
+
+    def request(release: threading.Event, name: str) -> threading.Thread:
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            release.wait(timeout=30)
+            happened.append(name)
+            return [b"ok"]
+
+        thread = threading.Thread(target=ack_first.wsgi(app), args=({}, lambda *a: None))
+        thread.start()
+        return thread
+
+    first = request(first_done, "first answered")
+    waiter = threading.Thread(target=lambda: (ack_first.wait_quiet(), happened.append("quiet")))
+    waiter.start()
+    time.sleep(0.05)  # let the run block while the first request is answered
+    first_done.set()
+    first.join(timeout=5)
+    time.sleep(0.1)  # the gap before the burst's next connection is taken in, well within `settle`
+    second = request(second_done, "second answered")
+    threading.Timer(0.2, second_done.set).start()
+    second.join(timeout=5)
+    waiter.join(timeout=10)
+    assert happened == ["first answered", "second answered", "quiet"]
+
+
+def test_costly_work_after_the_ack_waits_for_the_burst_and_notes_do_not() -> None:
+    """A scoreboard costs CPU the acks of a burst need; an ephemeral note is a quick Slack call."""
+    happened: list[str] = []
+    with ThreadPoolExecutor(1) as pool:
+        later = Later(pool, quiet=lambda: happened.append("waited for the acks"))
+        later.call("note", lambda: happened.append("note"))
+        later.call("stats", lambda: happened.append("stats"), after_acks=True)
+    assert happened == ["note", "waited for the acks", "stats"]

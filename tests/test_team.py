@@ -107,7 +107,7 @@ def test_synthesis_combines_the_top_voted_and_is_voted_on_like_a_variation(bot: 
         lambda: (m := bot.slack.message(CHANNEL, row.message_ts)) and "Writing" not in texts(m) and m
     )
     assert message["thread_ts"] == parent["ts"]
-    assert "🧩 *Synthesis*" in texts(message) and "The *best* of both." in texts(message)
+    assert "🧩 *Synthesis*" in texts(message) and "The **best** of both." in texts(message)
     assert "vote_up" in buttons(message)
     bot.click(row.id, "up", user="U9")
     assert bot.slack.wait_for(lambda: buttons(bot.slack.message(CHANNEL, row.message_ts))["vote_up"] == "👍 1")

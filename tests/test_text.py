@@ -1,20 +1,16 @@
-"""Tests for bot.text: Markdown to Slack mrkdwn, escaping, and splitting to Slack's length limits."""
+"""Tests for bot.text: escaping for Slack mrkdwn, and splitting to Slack's length limits. (Model Markdown
+goes in markdown blocks: tests/test_markdown.py.)"""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import RULE, SECTION_LIMIT, clean, escape, markdown_to_mrkdwn, split_text, truncate_plain
+from bot.text import SECTION_LIMIT, clean, escape, split_text, truncate_plain
 
-M = markdown_to_mrkdwn
-
-# Every <…> the converter may emit: a link to an http(s)/mailto target, optionally with a label.
-OUR_LINK = re.compile(r"<(?:https?://|mailto:)[^<>|\s]+(?:\|[^<>]*)?>", re.IGNORECASE)
-DANGEROUS = ("<!", "<@", "<#")
 ENTITY_TAIL = re.compile(r"&[#\w]*$")
 ENTITY_HEAD = re.compile(r"^[#\w]*;")
 
@@ -54,280 +50,15 @@ def test_clean_drops_control_characters_but_keeps_tabs_and_newlines() -> None:
 
 def test_every_way_text_reaches_slack_cleans_it() -> None:
     text = "**bold**\x00 and `co\x1bde`\n\n```\nblock\x07\n```\n| a\x00 | b |\n|---|---|\n| 1 | 2\x9b |"
-    for out in (escape(text), M(text), truncate_plain(text, 20), *split_text(M(text), 50)):
+    for out in (escape(text), truncate_plain(text, 20), *split_text(escape(text), 50)):
         assert not CONTROL.search(out), repr(out)
-    assert M("Hi\x00 *there*\x1b") == "Hi _there_"
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=200))
 def test_property_no_control_character_survives(text: str) -> None:
-    for out in (escape(text), M(text), truncate_plain(text, 50)):
+    for out in (escape(text), truncate_plain(text, 50)):
         assert not CONTROL.search(out)
-
-
-# ------------------------------------------------------------------------------------- markdown_to_mrkdwn
-
-
-@pytest.mark.parametrize(
-    ("md", "expected"),
-    [
-        ("# Title", "*Title*"),
-        ("### Third level ###", "*Third level*"),
-        ("###### Six", "*Six*"),
-        ("## **Bold** heading", "*Bold heading*"),
-        ("# *Emphasis*", "*_Emphasis_*"),
-        ("#hashtag", "#hashtag"),
-        ("# C#", "*C#*"),
-    ],
-)
-def test_headings(md: str, expected: str) -> None:
-    assert M(md) == expected
-
-
-def test_heading_on_its_own_line() -> None:
-    assert M("Intro\n## Details\nBody") == "Intro\n*Details*\nBody"
-
-
-@pytest.mark.parametrize(
-    ("md", "expected"),
-    [
-        ("**bold**", "*bold*"),
-        ("__bold__", "*bold*"),
-        ("*italic*", "_italic_"),
-        ("_italic_", "_italic_"),
-        ("***both***", "*_both_*"),
-        ("___both___", "*_both_*"),
-        ("~~strike~~", "~strike~"),
-        ("a **b** c *d* e", "a *b* c _d_ e"),
-        ("**bold with *italic* inside**", "*bold with _italic_ inside*"),
-        ("*italic with **bold** inside*", "_italic with *bold* inside_"),
-        ("(**x**)", "(*x*)"),
-        ("**a**", "*a*"),
-    ],
-)
-def test_emphasis(md: str, expected: str) -> None:
-    assert M(md) == expected
-
-
-@pytest.mark.parametrize(
-    "md",
-    [
-        "snake_case_name",
-        "a_b and c_d",
-        "2*3*4",
-        "2 * 3 * 4",
-        "x**2**y",
-        "*args and **kwargs",
-        "__init__()",
-        "obj.__dict__",
-        "__main__.py",
-        "** not bold **",
-        "_ not italic _",
-    ],
-)
-def test_markers_inside_words_or_spaced_are_literal(md: str) -> None:
-    assert M(md) == md
-
-
-def test_backslash_escaped_markers_stay_literal_and_do_not_pair_in_slack() -> None:
-    assert M(r"\*not italic\*") == "*\u200bnot italic*\u200b"
-    assert M(r"\# not a heading") == "# not a heading"
-
-
-def test_bullets_and_nesting() -> None:
-    md = "- one\n  - nested *x*\n    + deeper\n* star\n+ plus"
-    assert M(md) == "• one\n  • nested _x_\n    • deeper\n• star\n• plus"
-
-
-def test_task_list_items() -> None:
-    assert M("- [ ] todo\n- [x] done") == "• ☐ todo\n• ☑ done"
-
-
-def test_numbered_lists_kept() -> None:
-    assert M("1. first **b**\n2) second\n   10. nested") == "1. first *b*\n2) second\n   10. nested"
-
-
-def test_quotes() -> None:
-    assert M("> quoted **b**") == "> quoted *b*"
-    assert M(">> nested\n>\n> - item") == "> nested\n>\n> • item"
-    assert M("a > b") == "a &gt; b"
-
-
-@pytest.mark.parametrize("md", ["---", "***", "___", "- - -", "* * *", "  ----------"])
-def test_horizontal_rules(md: str) -> None:
-    assert M(f"above\n\n{md}\n\nbelow") == f"above\n\n{RULE}\n\nbelow"
-
-
-def test_links() -> None:
-    assert M("[Docs](https://example.com/docs)") == "<https://example.com/docs|Docs>"
-    assert M("[mail me](mailto:a@b.org)") == "<mailto:a@b.org|mail me>"
-    assert M("see [**the** docs](https://x.io/a_b_c).") == "see <https://x.io/a_b_c|the docs>."
-    assert M('[t](https://x.io "title")') == "<https://x.io|t>"
-    assert M("[t](<https://x.io/a b>)") == "<https://x.io/a%20b|t>"
-    assert M("[wiki](https://en.wikipedia.org/wiki/Foo_(bar))") == ("<https://en.wikipedia.org/wiki/Foo_(bar)|wiki>")
-    assert M("[](https://x.io)") == "<https://x.io>"
-
-
-def test_link_url_and_text_are_escaped_once() -> None:
-    assert M("[A & B](https://x.io/?a=1&b=2)") == "<https://x.io/?a=1&amp;b=2|A &amp; B>"
-    assert M("[a|b](https://x.io/p|q)") == "<https://x.io/p%7Cq|a|b>"
-    assert M("[<!here>](https://x.io/<!here>)") == "<https://x.io/%3C!here%3E|&lt;!here&gt;>"
-
-
-@pytest.mark.parametrize(
-    ("md", "expected"),
-    [
-        ("[evil.com](https://phish.net)", "evil.com (<https://phish.net>)"),
-        ("[https://bank.com](https://phish.net/login)", "https://bank.com (<https://phish.net/login>)"),
-        ("[www.google.com](http://g00gle.co)", "www.google.com (<http://g00gle.co>)"),
-        ("[ceo@corp.com](mailto:thief@evil.org)", "ceo@corp.com (<mailto:thief@evil.org>)"),
-        ("[paypal.com](https://paypal.com.evil.io)", "paypal.com (<https://paypal.com.evil.io>)"),
-        ("![bank.com](https://evil.io/x.png)", "bank.com (<https://evil.io/x.png>)"),
-    ],
-)
-def test_disguised_links_show_the_real_target(md: str, expected: str) -> None:
-    assert M(md) == expected
-
-
-@pytest.mark.parametrize(
-    ("md", "expected"),
-    [
-        ("[example.com](https://example.com/page)", "<https://example.com/page|example.com>"),
-        ("[www.example.com](https://example.com)", "<https://example.com|www.example.com>"),
-        ("[github.com](https://docs.github.com/x)", "<https://docs.github.com/x|github.com>"),
-        ("[a@b.org](mailto:a@b.org)", "<mailto:a@b.org|a@b.org>"),
-        ("[release notes](https://x.io)", "<https://x.io|release notes>"),
-    ],
-)
-def test_honest_links_stay_links(md: str, expected: str) -> None:
-    assert M(md) == expected
-
-
-@pytest.mark.parametrize(
-    ("md", "expected"),
-    [
-        ("[click](javascript:alert(1))", "click (javascript:alert(1))"),
-        ("[x](JavaScript:alert('<!here>'))", "x (JavaScript:alert('&lt;!here&gt;'))"),
-        ("[data](data:text/html;base64,AAA)", "data (data:text/html;base64,AAA)"),
-        ("[file](ftp://host/f)", "file (ftp://host/f)"),
-        ("[rel](/docs/page)", "rel (/docs/page)"),
-        ("[no url]()", "no url"),
-    ],
-)
-def test_other_schemes_are_not_links(md: str, expected: str) -> None:
-    assert M(md) == expected
-
-
-def test_images() -> None:
-    assert M("![a chart](https://img.example/c.png)") == "<https://img.example/c.png|a chart>"
-    assert M("![](https://img.example/c.png)") == "<https://img.example/c.png>"
-    assert M("[![badge](https://img/b.svg)](https://ci.io)") == "<https://ci.io|badge>"
-
-
-def test_bare_urls_left_for_slack_to_link() -> None:
-    assert M("see https://example.com/a_b_c_d.") == "see https://example.com/a_b_c_d."
-    assert M("go to https://x.io/?a=1&b=2 now") == "go to https://x.io/?a=1&amp;b=2 now"
-    assert M("**https://x.io/_a_**") == "*https://x.io/_a_*"
-
-
-def test_angle_autolinks() -> None:
-    assert M("<https://x.io/a>") == "<https://x.io/a>"
-    assert M("<me@x.org>") == "<mailto:me@x.org|me@x.org>"
-    assert M("<javascript:alert(1)>") == "&lt;javascript:alert(1)&gt;"
-
-
-def test_fenced_code_is_escaped_but_not_converted() -> None:
-    md = "Before\n```python\ndef f(x):\n    return x**2 < 3 & __y__  # **not bold** <!here>\n```\nAfter *it*"
-    assert M(md) == (
-        "Before\n```\ndef f(x):\n    return x**2 &lt; 3 &amp; __y__  # **not bold** &lt;!here&gt;\n```\nAfter _it_"
-    )
-
-
-def test_code_fence_variants() -> None:
-    assert M("~~~\n# not a heading\n- not a bullet\n~~~") == "```\n# not a heading\n- not a bullet\n```"
-    assert M("````\n```\ninner\n```\n````") == "```\n``\u200b`\ninner\n``\u200b`\n```"
-    assert M("```\nunclosed *x*") == "```\nunclosed *x*\n```"
-    assert M("- item\n  ```\n  code\n    more\n  ```") == "• item\n```\ncode\n  more\n```"
-
-
-def test_inline_code_is_escaped_but_not_converted() -> None:
-    assert M("use `**kw** <!here> & [a](https://x.io)` here") == (
-        "use `**kw** &lt;!here&gt; &amp; [a](https://x.io)` here"
-    )
-    assert M("``a `tick` b``") == "`a `tick` b`"
-    assert M("```one line```") == "`one line`"
-
-
-def test_tables_become_aligned_code_blocks() -> None:
-    md = "| Name | Age |\n|:-----|----:|\n| **Alice** | 30 |\n| Bob & co | 4 |\n\nafter"
-    assert M(md) == "```\nName     | Age\n---------|----\nAlice    |  30\nBob &amp; co |   4\n```\n\nafter"
-
-
-def test_tables_without_outer_pipes_and_without_delimiter() -> None:
-    assert M("a | b\n--|--\n1 | 2") == "```\na | b\n--|--\n1 | 2\n```"
-    assert M("| x | y |\n| 1 | [l](https://z.io) |") == "```\nx | y\n1 | l (https://z.io)\n```"
-
-
-def test_single_pipe_line_is_not_a_table() -> None:
-    assert M("a | b") == "a | b"
-
-
-def test_blank_lines_collapse_and_edges_trimmed() -> None:
-    assert M("\n\na\n\n\n\nb\n\n") == "a\n\nb"
-    assert M("") == ""
-
-
-def test_windows_newlines() -> None:
-    assert M("# T\r\n- x\r\n") == "*T*\n• x"
-
-
-@pytest.mark.parametrize("raw", ["<!channel>", "<!here>", "<!everyone>", "<@U123ABC>", "<#C1|x>", "<!subteam^S1|team>"])
-@pytest.mark.parametrize(
-    "template",
-    [
-        "{}",
-        "hi {} there",
-        "# {}",
-        "- {}",
-        "> {}",
-        "**{}**",
-        "`{}`",
-        "```\n{}\n```",
-        "| {} | b |\n|--|--|\n| c | d |",
-        "[{}](https://x.io)",
-        "[t](https://x.io/{})",
-        "[t](javascript:{})",
-        "![{}](https://x.io)",
-        "<https://x.io/{}>",
-    ],
-)
-def test_mentions_never_survive(raw: str, template: str) -> None:
-    out = M(template.format(raw))
-    for bad in DANGEROUS:
-        assert bad not in out
-    assert raw not in out
-
-
-def test_ampersand_escaped_once() -> None:
-    assert M("AT&T & <b>") == "AT&amp;T &amp; &lt;b&gt;"
-    assert M("**A & B**") == "*A &amp; B*"
-    assert M("&amp;") == "&amp;amp;"
-
-
-def test_private_use_sentinels_in_input_are_replaced() -> None:
-    assert M("a\ue000 0\ue001 **b**") == "a\ufffd 0\ufffd *b*"
-
-
-def test_full_document() -> None:
-    md = (
-        "# Plan\n\nWe **must** ship *soon*.\n\n## Steps\n1. Write `code`\n2. Test\n   - unit\n\n"
-        "> Note: see [docs](https://d.io).\n\n---\n\nDone ~~maybe~~."
-    )
-    assert M(md) == (
-        "*Plan*\n\nWe *must* ship _soon_.\n\n*Steps*\n1. Write `code`\n2. Test\n   • unit\n\n"
-        f"> Note: see <https://d.io|docs>.\n\n{RULE}\n\nDone ~maybe~."
-    )
 
 
 # ----------------------------------------------------------------------------------------------- split_text
@@ -411,11 +142,11 @@ def test_split_does_not_end_chunk_with_empty_opening_fence() -> None:
     assert chunks[1] == "```\n" + "b" * 10 + "\n```"
 
 
-def test_split_of_converted_markdown() -> None:
-    md = "\n\n".join(f"## Part {i}\n" + "Some **bold** words & more. " * 30 for i in range(5))
-    chunks = split_text(M(md), 500)
+def test_split_of_escaped_text() -> None:
+    text = escape("\n\n".join(f"Part {i}\n" + "Some <b> words & more. " * 30 for i in range(5)))
+    chunks = split_text(text, 500)
     assert all(len(c) <= 500 for c in chunks)
-    assert "".join(chunks).replace(" ", "").replace("\n", "") == M(md).replace(" ", "").replace("\n", "")
+    assert "".join(chunks).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace("\n", "")
 
 
 # ------------------------------------------------------------------------------------------- truncate_plain
@@ -453,17 +184,6 @@ def test_truncate_tiny_limits() -> None:
 
 # ---------------------------------------------------------------------------------------------- properties
 
-MD_TOKENS = st.sampled_from(
-    [
-        "*", "**", "***", "_", "__", "~~", "`", "```", "#", "# ", "- ", "> ", "1. ", "|", "---", "\n", "\n\n",
-        " ", "  ", "[", "]", "(", ")", "![", "](", "https://", "http://x.io", "javascript:", "mailto:",
-        "<", ">", "<!", "<@", "<#", "<!channel>", "<!here>", "<!everyone>", "<@U123ABC>", "<#C1|x>", "&",
-        "&amp;", "&lt;", "\\", "word", "snake_case", "a.com", "é", "中文", "\u0301", "\ue000", "\ue001", "!",
-        "@", "^", ":", "~~~", "\t",
-    ]
-)  # fmt: skip
-MARKDOWNISH = st.one_of(st.text(max_size=200), st.lists(MD_TOKENS, max_size=60).map("".join))
-
 SPLIT_TOKENS = st.sampled_from(
     [
         "word", "longerword", "x" * 70, " ", " ", "  ", "\n", "\n\n", "&amp;", "&lt;", "&gt;", "&#x1F600;",
@@ -476,29 +196,6 @@ MRKDWNISH = st.lists(SPLIT_TOKENS, max_size=150).map("".join)
 
 def _squash(text: str) -> str:
     return re.sub(r"[\s`]", "", text)
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(MARKDOWNISH)
-def test_property_output_never_pings_or_injects(md: str) -> None:
-    out = M(md)
-    for bad in DANGEROUS:
-        assert bad not in out
-    # The only angle brackets left are our links and the quote marker at the start of a line.
-    rest = OUR_LINK.sub("", out)
-    rest = re.sub(r"^>", "", rest, flags=re.MULTILINE)
-    assert "<" not in rest and ">" not in rest
-    assert not re.search(r"&(?!amp;|lt;|gt;)", rest)
-    assert not re.search("[\ue000-\ue004]", out)
-
-
-@settings(max_examples=150, deadline=None)
-@given(MARKDOWNISH, st.integers(min_value=50, max_value=3000))
-def test_property_converted_markdown_splits_within_limit(md: str, limit: int) -> None:
-    out = M(md)
-    chunks = split_text(out, limit)
-    assert all(len(c) <= limit for c in chunks)
-    assert _squash("".join(chunks)) == _squash(out)
 
 
 @settings(max_examples=300, deadline=None)

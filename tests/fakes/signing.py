@@ -29,9 +29,9 @@ def signed_headers(
     }
 
 
-def slash_command_body(**fields: Any) -> str:
-    """Form body of a `/variations` slash command; keyword arguments override or add fields."""
-    values: dict[str, Any] = {
+def slash_command(**fields: Any) -> dict[str, str]:
+    """The fields of a `/variations` slash command as Slack sends them; keyword arguments override or add."""
+    return {
         "token": "verification-token",
         "team_id": "T0001",
         "team_domain": "test-team",
@@ -45,11 +45,31 @@ def slash_command_body(**fields: Any) -> str:
         "is_enterprise_install": "false",
         "response_url": "https://hooks.slack.com/commands/T0001/1/fake",
         "trigger_id": "1.1.fake-trigger",
+        **fields,
     }
-    values.update(fields)
-    return urlencode(values)
+
+
+def slash_command_body(**fields: Any) -> str:
+    """Form body of a `/variations` slash command (HTTP mode)."""
+    return urlencode(slash_command(**fields))
 
 
 def block_actions_body(payload: dict[str, Any]) -> str:
     """Form body of an interactivity request (`payload=<json>`), as Slack posts block_actions."""
     return urlencode({"payload": json.dumps(payload)})
+
+
+def event_body(event: dict[str, Any], *, team_id: str = "T0001", event_id: str = "Ev0001") -> str:
+    """JSON body of an Events API request: `event` in its event_callback envelope, as Slack posts it."""
+    return json.dumps(
+        {
+            "token": "verification-token",
+            "team_id": team_id,
+            "api_app_id": "A0001",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": team_id, "user_id": "UBOT", "is_bot": True}],
+        }
+    )

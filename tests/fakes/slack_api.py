@@ -1,24 +1,32 @@
 """A loopback fake of the Slack Web API and of response_url endpoints, for the real slack_sdk/bolt clients.
 
 It answers the methods the app uses the way Slack does (message store with ts, threads, streaming,
-views), records every call, and can inject Slack's failure modes (ok=false, 429 + Retry-After, 5xx).
+views, the AI pane's assistant.threads.*), records every call, and can inject Slack's failure modes
+(ok=false, 429 + Retry-After, 5xx).
+With `per_token=True` it is several workspaces: each token belongs to one, issued through Slack's OAuth
+(the consent page `/oauth/v2/authorize`, then `oauth.v2.access`), and a call with any other answers
+`invalid_auth`.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import itertools
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tests.fakes import FakeRequestHandler, LoopbackFake
 
 TEAM_ID = "T0001"
 BOT_USER_ID = "UBOT"
 BOT_ID = "B0001"
+STREAM_TEXT_LIMIT = 12_000  # markdown_text per chat.*Stream call
+MARKDOWN_BLOCKS_LIMIT = 12_000  # the text of all `markdown` blocks of one message together
 
 Params = dict[str, Any]
 Answer = dict[str, Any]
@@ -33,6 +41,7 @@ class SlackCall:
     token: str | None
     time: float
     faulted: bool = False
+    team: str | None = None  # the workspace the token belongs to (None: none does, with per_token)
 
 
 @dataclass
@@ -84,9 +93,16 @@ def _maybe_json(value: str) -> Any:
 class FakeSlackAPI(LoopbackFake):
     """Fake Slack: `WebClient(token=..., base_url=fake.url)`; response URLs from `fake.response_url(key)`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, per_token: bool = False) -> None:
         super().__init__()
         self.latency = 0.0  # seconds slept before each answer, to model network + Slack time in benchmarks
+        # per_token: token -> its workspace, as oauth.v2.access issued them; None: every token is TEAM_ID's.
+        self._teams: dict[str, str] | None = {} if per_token else None
+        self._codes: dict[str, tuple[str, str | None, str]] = {}  # OAuth code -> (team, redirect_uri, scope)
+        self._issued = itertools.count(1)
+        self._caller = TEAM_ID  # the workspace of the call being answered (set with the lock held)
+        self.oauth_client: tuple[str, str] | None = None  # the app's client id and secret, when OAuth is used
+        self.redirect_url: str | None = None  # the app's configured redirect URL (manifest oauth_config)
         self._calls: list[SlackCall] = []
         self._messages: list[dict[str, Any]] = []
         self._ephemerals: list[dict[str, Any]] = []
@@ -94,6 +110,10 @@ class FakeSlackAPI(LoopbackFake):
         self._responses: list[tuple[str, Any]] = []
         self._faults: dict[str, list[_Fault]] = {}
         self._counter = _Counter()
+        # The AI app pane's threads, by (channel, thread_ts): the status shown, the suggested prompts, the title.
+        self._statuses: dict[tuple[str, str], str] = {}
+        self._prompts: dict[tuple[str, str | None], dict[str, Any]] = {}
+        self._titles: dict[tuple[str, str], str] = {}
 
     @property
     def url(self) -> str:
@@ -136,6 +156,27 @@ class FakeSlackAPI(LoopbackFake):
         with self._lock:
             return [copy.deepcopy(v) for v in self._views.values()]
 
+    def status(self, channel: str, thread_ts: str) -> str:
+        """The assistant thread's status line as people see it now ("" when none, or cleared by a reply)."""
+        with self._lock:
+            return self._statuses.get((channel, thread_ts), "")
+
+    def suggested_prompts(self, channel: str, thread_ts: str | None = None) -> dict[str, Any] | None:
+        """The suggested prompts last set for a thread (`title` and `prompts`), None when none were."""
+        with self._lock:
+            return copy.deepcopy(self._prompts.get((channel, thread_ts)))
+
+    def title(self, channel: str, thread_ts: str) -> str | None:
+        with self._lock:
+            return self._titles.get((channel, thread_ts))
+
+    def expire_streams(self) -> None:
+        """Slack ends every open stream by itself (it does after a few idle minutes): appending to or
+        stopping one then answers `message_not_in_streaming_state`."""
+        with self._lock:
+            for message in self._messages:
+                message["streaming"] = False
+
     def response_url(self, key: str) -> str:
         """A response_url served by this fake; what is posted there is returned by `responses(key)`."""
         return f"{self.origin}/response/{key}"
@@ -144,6 +185,18 @@ class FakeSlackAPI(LoopbackFake):
         """JSON bodies posted to response URLs (all keys, in order, when `key` is None)."""
         with self._lock:
             return [copy.deepcopy(body) for k, body in self._responses if key is None or k == key]
+
+    def token_for(self, team: str) -> str | None:
+        """The latest bot token issued to a workspace (None when it has none, or it was revoked)."""
+        with self._lock:
+            return next((t for t, owner in reversed((self._teams or {}).items()) if owner == team), None)
+
+    def revoke(self, team: str) -> None:
+        """The workspace uninstalled the app: its tokens stop working (Slack then sends app_uninstalled)."""
+        with self._lock:
+            teams = self._teams if self._teams is not None else {}
+            for token in [t for t, owner in teams.items() if owner == team]:
+                del teams[token]
 
     def fail_next(
         self,
@@ -174,6 +227,8 @@ class FakeSlackAPI(LoopbackFake):
         params: Params = dict(parse_qsl(split.query))
         if split.path.startswith("/response/"):
             self._handle_response_url(handler, split.path.removeprefix("/response/"), content_type)
+        elif split.path == "/oauth/v2/authorize":
+            self._handle_consent(handler, params)
         elif split.path.startswith("/api/"):
             params.update(parse_body(handler.body, content_type))
             self._handle_api(handler, split.path.removeprefix("/api/"), params)
@@ -187,13 +242,37 @@ class FakeSlackAPI(LoopbackFake):
         self._sleep()
         handler.send_json(200, {"ok": True})
 
+    def _handle_consent(self, handler: FakeRequestHandler, params: Params) -> None:
+        """Slack's consent page, as a browser leaves it when the person clicks Allow: back to the app's
+        redirect URL with a one-time code for the workspace chosen (the `team` parameter)."""
+        team, state = params.get("team"), params.get("state", "")
+        redirect = params.get("redirect_uri") or self.redirect_url
+        if not team or not redirect or (self.oauth_client and params.get("client_id") != self.oauth_client[0]):
+            handler.send_text(400, "invalid_request: no team, redirect URL or known client_id")
+            return
+        with self._lock:
+            code = f"code-{team}-{next(self._issued)}"
+            self._codes[code] = (team, params.get("redirect_uri"), params.get("scope", ""))
+        query = urlencode({"code": code, "state": state})
+        handler.send_text(302, "", {"Location": f"{redirect}{'&' if '?' in redirect else '?'}{query}"})
+
     def _handle_api(self, handler: FakeRequestHandler, method: str, params: Params) -> None:
         auth = handler.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else params.get("token")
+        if auth.startswith("Basic "):  # oauth.v2.access: the client id and secret, as slack_sdk sends them
+            client_id, _, secret = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
+            params.setdefault("client_id", client_id)
+            params.setdefault("client_secret", secret)
         with self._lock:
+            team = TEAM_ID if self._teams is None else self._teams.get(str(token))
             fault = self._take_fault(method, params)
-            self._calls.append(SlackCall(method, params, token, time.monotonic(), faulted=fault is not None))
-            answer = None if fault else self._answer(method, params)
+            call = SlackCall(method, params, token, time.monotonic(), faulted=fault is not None, team=team)
+            self._calls.append(call)
+            if fault is None and team is None and method != "oauth.v2.access":
+                answer: Answer | None = {"ok": False, "error": "invalid_auth" if token else "not_authed"}
+            else:
+                self._caller = team or TEAM_ID
+                answer = None if fault else self._answer(method, params)
         self._sleep()
         if answer is not None:
             handler.send_json(200, answer)
@@ -243,6 +322,8 @@ class FakeSlackAPI(LoopbackFake):
             "updates": 0,
         }
         self._messages.append(message)
+        if message["thread_ts"]:  # the app replied: Slack clears the thread's status
+            self._statuses.pop((str(message["channel"]), str(message["thread_ts"])), None)
         return message
 
     @staticmethod
@@ -263,6 +344,20 @@ class FakeSlackAPI(LoopbackFake):
                 text += chunk.get("text", "")
         return text
 
+    @staticmethod
+    def _refused_blocks(params: Params) -> Answer | None:
+        """Slack's answer to blocks it will not post: more than 50, an empty `markdown` block, or
+        `markdown` blocks over 12,000 characters together (`msg_blocks_too_long`); None when fine."""
+        blocks = params.get("blocks")
+        if not isinstance(blocks, list):
+            return None
+        texts = [b.get("text") for b in blocks if isinstance(b, dict) and b.get("type") == "markdown"]
+        if len(blocks) > 50 or not all(isinstance(text, str) and text for text in texts):
+            return {"ok": False, "error": "invalid_blocks"}
+        if sum(len(text) for text in texts) > MARKDOWN_BLOCKS_LIMIT:
+            return {"ok": False, "error": "msg_blocks_too_long"}
+        return None
+
     # -- Web API methods (called with the lock held) ----------------------------------------------
 
     def _api_auth_test(self, params: Params) -> Answer:
@@ -271,15 +366,43 @@ class FakeSlackAPI(LoopbackFake):
             "url": "https://test-team.slack.com/",
             "team": "Test Team",
             "user": "variations",
-            "team_id": TEAM_ID,
+            "team_id": self._caller,
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _api_oauth_v2_access(self, params: Params) -> Answer:
+        """The code exchange: a one-time code from the consent page for a new bot token of that workspace."""
+        if self.oauth_client and (params.get("client_id"), params.get("client_secret")) != self.oauth_client:
+            return {"ok": False, "error": "invalid_client_id"}
+        granted = self._codes.pop(str(params.get("code")), None)
+        if granted is None:
+            return {"ok": False, "error": "invalid_code"}
+        team, redirect_uri, scope = granted
+        if redirect_uri is not None and params.get("redirect_uri") != redirect_uri:
+            return {"ok": False, "error": "bad_redirect_uri"}
+        token = f"xoxb-{team}-{next(self._issued)}"
+        if self._teams is not None:
+            self._teams[token] = team
+        return {
+            "ok": True,
+            "app_id": "A0001",
+            "authed_user": {"id": "U0001"},
+            "scope": scope,
+            "token_type": "bot",
+            "access_token": token,
+            "bot_user_id": BOT_USER_ID,
+            "team": {"id": team, "name": f"Team {team}"},
+            "enterprise": None,
             "is_enterprise_install": False,
         }
 
     def _api_chat_postMessage(self, params: Params) -> Answer:
         if not params.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
+        if refused := self._refused_blocks(params):
+            return refused
         message = self._store(params, params.get("text") or params.get("markdown_text") or "")
         public = self._public(message)
         return {"ok": True, "channel": message["channel"], "ts": message["ts"], "message": public}
@@ -288,6 +411,10 @@ class FakeSlackAPI(LoopbackFake):
         message = self._find(params.get("channel", ""), params.get("ts", ""))
         if message is None:
             return {"ok": False, "error": "message_not_found"}
+        if message["streaming"]:  # still the streaming API's: Slack refuses edits until it is stopped
+            return {"ok": False, "error": "streaming_state_conflict"}
+        if refused := self._refused_blocks(params):
+            return refused
         # Like Slack, fields left out keep their previous value; an empty blocks list clears blocks.
         for key in ("text", "blocks", "metadata"):
             if key in params:
@@ -323,6 +450,8 @@ class FakeSlackAPI(LoopbackFake):
     def _api_chat_postEphemeral(self, params: Params) -> Answer:
         if not params.get("user"):
             return {"ok": False, "error": "user_not_in_channel"}
+        if refused := self._refused_blocks(params):
+            return refused
         ts = self._counter.next_ts()
         self._ephemerals.append(
             {
@@ -337,8 +466,18 @@ class FakeSlackAPI(LoopbackFake):
         return {"ok": True, "message_ts": ts}
 
     def _api_chat_startStream(self, params: Params) -> Answer:
-        if not params.get("channel") or not params.get("thread_ts"):
+        channel, thread_ts = str(params.get("channel") or ""), str(params.get("thread_ts") or "")
+        if not channel or not thread_ts:
             return {"ok": False, "error": "invalid_arguments"}
+        if not channel.startswith("D"):  # outside a DM Slack needs to know whom the stream is for
+            for field_name in ("recipient_team_id", "recipient_user_id"):
+                if not params.get(field_name):
+                    return {"ok": False, "error": f"missing_{field_name}"}
+        root = self._find(channel, thread_ts)
+        if root is not None and root["thread_ts"] not in (None, thread_ts):
+            return {"ok": False, "error": "invalid_thread_ts"}  # a reply's ts: threads are one level deep
+        if len(self._chunk_text(params)) > STREAM_TEXT_LIMIT:
+            return {"ok": False, "error": "msg_too_long"}
         message = self._store(params, self._chunk_text(params), streaming=True)
         message["recipient_team_id"] = params.get("recipient_team_id")
         message["recipient_user_id"] = params.get("recipient_user_id")
@@ -350,11 +489,15 @@ class FakeSlackAPI(LoopbackFake):
             return {"ok": False, "error": "message_not_found"}
         if not message["streaming"]:
             return {"ok": False, "error": "message_not_in_streaming_state"}
+        if len(self._chunk_text(params)) > STREAM_TEXT_LIMIT:
+            return {"ok": False, "error": "msg_too_long"}
         message["text"] += self._chunk_text(params)
         message["updates"] += 1
         return {"ok": True, "channel": message["channel"], "ts": message["ts"]}
 
     def _api_chat_stopStream(self, params: Params) -> Answer:
+        if refused := self._refused_blocks(params):
+            return refused
         answer = self._api_chat_appendStream(params)
         if answer["ok"]:
             message = self._find(params["channel"], params["ts"])
@@ -367,10 +510,36 @@ class FakeSlackAPI(LoopbackFake):
             answer["message"] = self._public(message)
         return answer
 
+    def _api_assistant_threads_setStatus(self, params: Params) -> Answer:
+        channel, thread_ts = params.get("channel_id"), params.get("thread_ts")
+        if not channel or not thread_ts or not isinstance(params.get("status"), str):
+            return {"ok": False, "error": "invalid_arguments"}
+        self._statuses[(str(channel), str(thread_ts))] = params["status"]  # "" clears it
+        return {"ok": True}
+
+    def _api_assistant_threads_setSuggestedPrompts(self, params: Params) -> Answer:
+        prompts = params.get("prompts")
+        if not params.get("channel_id") or not isinstance(prompts, list) or not 1 <= len(prompts) <= 4:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not all(isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts):
+            return {"ok": False, "error": "invalid_arguments"}
+        key = (str(params["channel_id"]), params.get("thread_ts"))
+        self._prompts[key] = {"title": params.get("title"), "prompts": prompts}
+        return {"ok": True}
+
+    def _api_assistant_threads_setTitle(self, params: Params) -> Answer:
+        channel, thread_ts, title = params.get("channel_id"), params.get("thread_ts"), params.get("title")
+        if not channel or not thread_ts or not title:
+            return {"ok": False, "error": "invalid_arguments"}
+        self._titles[(str(channel), str(thread_ts))] = str(title)
+        return {"ok": True}
+
     def _view_answer(self, params: Params, view_id: str | None = None) -> Answer:
         view = params.get("view")
         if not isinstance(view, dict):
             return {"ok": False, "error": "invalid_arguments"}
+        if any(isinstance(b, dict) and b.get("type") == "markdown" for b in view.get("blocks") or []):
+            return {"ok": False, "error": "invalid_arguments"}  # markdown blocks are for messages only
         if view_id is None:
             self._counter.views += 1
             view_id = f"V{self._counter.views:08d}"

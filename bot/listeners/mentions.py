@@ -1,0 +1,87 @@
+"""`@Variations …` (the `app_mention` event). In a run's thread it is an instruction for that run: a new
+version of the approach it names, else one more variation that follows it. Anywhere else it is a request,
+run as `/variations TEXT` would be, in a thread under the message.
+
+Slack re-sends an event it thinks was missed (`X-Slack-Retry-Num`): each event id is taken once, by
+whichever process sharing the database sees it first. Bolt acknowledges an event when its listener
+returns, and nothing here calls Slack: notes to the person go out after the ack.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot.blocks import mention_help_message
+from bot.command import HelpCommand, parse_command
+from bot.listeners.later import Later
+from bot.mention import named_approach, typed_text, without_mention
+from bot.reporter import NOT_RECORDED
+from bot.rows import RunRow
+from bot.runner import Runner
+from bot.store import Store
+from bot.threads import Origin
+
+log = logging.getLogger(__name__)
+
+STILL_WRITING = "The variations are still being written; ask again once they are all in."
+
+
+def too_long(chars: int, limit: int) -> str:
+    return f"Your instruction is {chars:,} characters long; the limit is {limit:,}. Shorten it and try again."
+
+
+def instruct(
+    runner: Runner, store: Store, max_task_chars: int, run: RunRow, instruction: str, team_id: str, user_id: str
+) -> str | None:
+    """Queue the work an instruction in a run's thread asks for (a new version of the approach it names,
+    else one more variation); why not, else None. Also what a message in an AI pane thread asks for."""
+    if run.status.working:
+        return STILL_WRITING
+    if len(instruction) > max_task_chars:
+        return too_long(len(instruction), max_task_chars)
+    named = named_approach(instruction, store.variations(run.id))
+    if named is not None:
+        return runner.regenerate(named.id, instruction, team_id, user_id)
+    return runner.follow_up(run.id, instruction, team_id, user_id)
+
+
+def register(app: App, runner: Runner, store: Store, later: Later, max_task_chars: int) -> None:
+    @app.event("app_mention")
+    def on_mention(body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        if event.get("subtype") or event["user"] == context.bot_user_id:
+            return  # an edited message, or one the app itself posted
+        channel, user, thread_ts = str(event["channel"]), str(event["user"]), event.get("thread_ts")
+
+        def note(text: str = "", **message: Any) -> None:
+            later.whisper(client, channel, user, thread_ts, text, **message)
+
+        try:
+            if not store.first_sighting(str(body["event_id"])):
+                log.info("step=event_again event=%s", body["event_id"])
+                return
+            team_id = str(body.get("team_id") or event.get("team") or "")
+            text = typed_text(without_mention(str(event["text"]), context.bot_user_id))
+            run = store.run_in_thread(team_id, channel, thread_ts) if thread_ts and text else None
+        except sqlite3.Error as error:
+            log.error("step=mention_not_recorded user=%s error=%s", user, error)
+            note(NOT_RECORDED)
+            return
+        if not text:
+            note(**mention_help_message())
+            return
+        if run is not None:
+            refused = instruct(runner, store, max_task_chars, run, text, team_id, user)
+        else:
+            parsed = parse_command(text, max_task_chars)
+            if isinstance(parsed, HelpCommand):
+                note(**mention_help_message(parsed.problem))
+                return
+            origin = Origin(team_id=team_id, channel_id=channel, user_id=user, thread_ts=thread_ts or event["ts"])
+            refused = runner.start(origin, parsed.task, parsed.context)
+        if refused:
+            note(refused)
