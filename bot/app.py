@@ -17,6 +17,7 @@ from slack_sdk.http_retry.handler import RetryHandler
 from bot import logs
 from bot.admission import Admission, InFlight, Limits
 from bot.config import Settings
+from bot.delivery import Delivery
 from bot.followups import FollowUps
 from bot.guard import WellFormed
 from bot.installations import Installations, bolt_options, clients_for, installations_path
@@ -206,9 +207,10 @@ def build(
         retry_after_cap=outbox.policy.retry_after_cap,
         metrics=metrics,
     )
-    reporter = Reporter(engine, store, slack_for, outbox, in_flight, metrics, streams)
-    followups = FollowUps(engine, store, slack_for, outbox, reporter, in_flight)
-    recovery = Recovery(store, slack_for, outbox, reporter, in_flight, beat=heartbeat, stale_after=stale_after)
+    delivery = Delivery(store, metrics, streams)
+    reporter = Reporter(engine, store, slack_for, outbox, in_flight, metrics, delivery)
+    followups = FollowUps(engine, store, slack_for, outbox, delivery, in_flight)
+    recovery = Recovery(store, slack_for, outbox, delivery, in_flight, beat=heartbeat, stale_after=stale_after)
     admission = Admission(Limits(per_user=settings.max_runs_per_user, per_workspace=settings.max_runs_per_workspace))
     ack_first = AckFirst()
     runner = Runner(reporter, followups, recovery, admission, runs, ack_first)

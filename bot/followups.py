@@ -10,8 +10,8 @@ from collections.abc import Callable, Hashable
 
 from bot.admission import InFlight
 from bot.blocks import writing_message
+from bot.delivery import Delivery
 from bot.outbox import Kind, Outbox
-from bot.reporter import Reporter
 from bot.rows import RunStatus, Tally, VariationRow, VariationStatus
 from bot.slack_client import SlackFor
 from bot.store import Store
@@ -34,14 +34,14 @@ class FollowUps:
         store: Store,
         slack_for: SlackFor,
         outbox: Outbox,
-        reporter: Reporter,
+        delivery: Delivery,
         in_flight: InFlight,
     ) -> None:
         self.engine = engine
         self.store = store
         self.slack_for = slack_for
         self.outbox = outbox
-        self.reporter = reporter
+        self.delivery = delivery
         self.in_flight = in_flight
 
     def synthesize(self, run_id: int) -> None:
@@ -133,7 +133,7 @@ class FollowUps:
             row = self.store.variation(variation_id)
             # Streamed for the person who asked for the run (Slack needs someone to stream to in channels).
             recipient = self.store.run(run_id).user_id
-            stream = self.reporter.open_stream(slack, recipient, row.shown_position, approach, instruction)
+            stream = self.delivery.open_stream(slack, recipient, row.shown_position, approach, instruction)
             ts = stream.ts if stream else slack.reply(writing_message(None, approach, note=instruction))
             self.store.update_variation(variation_id, message_ts=ts)
         except BaseException:
@@ -158,10 +158,10 @@ class FollowUps:
 
             result = write(row.position, on_reply)
             deliveries: list[Hashable] = []
-            self.reporter.finish_variation(slack, row.id, result, ts, deliveries, stream)
+            self.delivery.finish_variation(slack, row.id, result, ts, deliveries, stream)
             self.store.add_run_tokens(slack.run_id, result.usage.input_tokens, result.usage.output_tokens)
             self.outbox.wait(deliveries, timeout=self.outbox.policy.deadline)
-            self.reporter.update_parent(slack, None, Kind.FINAL)
+            self.delivery.update_parent(slack, None, Kind.FINAL)
         finally:
             self.in_flight.drop(variation=row.id)
 
@@ -175,7 +175,7 @@ class FollowUps:
         status = RunStatus.DONE if written == len(planned) else RunStatus.PARTIAL if written else run.status
         self.store.update_run(run_id, status=status)
         slack, _ = self._thread_of(run_id)
-        self.reporter.update_parent(slack, None, Kind.FINAL)
+        self.delivery.update_parent(slack, None, Kind.FINAL)
 
     def _thread_of(self, run_id: int) -> tuple[SlackThread, Request]:
         """A finished run's thread and request, from the database."""

@@ -16,8 +16,8 @@ from collections.abc import Collection
 
 from bot.admission import InFlight
 from bot.blocks import interrupted_message, stored_failed_message
+from bot.delivery import Delivery
 from bot.outbox import Kind, Outbox, fixed
-from bot.reporter import Reporter
 from bot.rows import RunRow, VariationRow
 from bot.slack_client import SlackFor
 from bot.store import Store
@@ -35,7 +35,7 @@ class Recovery:
         store: Store,
         slack_for: SlackFor,
         outbox: Outbox,
-        reporter: Reporter,
+        delivery: Delivery,
         in_flight: InFlight,
         *,
         beat: float = 10.0,
@@ -44,7 +44,7 @@ class Recovery:
         self.store = store
         self.slack_for = slack_for
         self.outbox = outbox
-        self.reporter = reporter
+        self.delivery = delivery
         self.in_flight = in_flight
         self.beat = beat
         self.stale_after = stale_after
@@ -100,7 +100,7 @@ class Recovery:
                     slack.update(row.message_ts, fixed(stored_failed_message(row, reason)), Kind.FINAL)
             if run_id in runs:
                 slack.reply(interrupted_message(retryable=bool(self.store.variations(run_id))))
-            self.reporter.update_parent(slack, None, Kind.FINAL)
+            self.delivery.update_parent(slack, None, Kind.FINAL)
         return len(runs)
 
     def _forever(self) -> None:

@@ -8,7 +8,6 @@ once every variation's final state has been delivered, so "Done" means the threa
 
 from __future__ import annotations
 
-import functools
 import logging
 import sqlite3
 import time
@@ -25,22 +24,19 @@ from bot.blocks import (
     failed_variation_message,
     parent_message,
     plan_failed_message,
-    stored_failed_message,
-    stored_variation_messages,
     writing_message,
 )
+from bot.delivery import Delivery
 from bot.metrics import Metrics
 from bot.outbox import Kind, Outbox, fixed
-from bot.render import stored_parent
-from bot.rows import RunStatus, VariationStatus
+from bot.rows import RunStatus
 from bot.slack_client import SlackFor
 from bot.store import Store, now
-from bot.streams import Stream, Streams, closing_blocks, heading
+from bot.streams import Stream
 from bot.threads import PLANNING, Origin, SlackThread, show_status, tell
 from orchestrator.engine import (
     MAX_APPROACHES,
     MIN_APPROACHES,
-    SYNTHESIS,
     AnalysisDelta,
     AnalysisReady,
     Engine,
@@ -55,7 +51,6 @@ from orchestrator.engine import (
     WorkerResult,
     WorkerStarted,
 )
-from orchestrator.llm import Usage
 from orchestrator.parsing import Approach
 
 log = logging.getLogger(__name__)
@@ -105,7 +100,7 @@ class Reporter:
         outbox: Outbox,
         in_flight: InFlight,
         metrics: Metrics,
-        streams: Streams | None = None,
+        delivery: Delivery,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -113,7 +108,7 @@ class Reporter:
         self.outbox = outbox
         self.in_flight = in_flight
         self.metrics = metrics
-        self.streams = streams  # the second delivery path, where it serves (None: rewrites only)
+        self.delivery = delivery
 
     def run(self, origin: Origin, task: str, context: Mapping[str, str], approaches: int | None = None) -> None:
         """The whole run, in the calling thread (a run pool thread, never a request thread)."""
@@ -265,7 +260,7 @@ class Reporter:
         )
         live.total = len(plan.approaches)
         live.plan_tokens = completion.usage.total
-        self.count_call("orchestrator", True, completion.usage)
+        self.delivery.count_call("orchestrator", True, completion.usage)
         self.store.update_run(
             live.run_id,
             analysis=plan.analysis,
@@ -275,11 +270,11 @@ class Reporter:
         )
         final = analysis_message(plan.analysis, plan.approaches, cut_short=plan.cut_short)
         self._show_analysis(live, lambda: final, Kind.FINAL)
-        self.update_parent(live.slack, self._progress(live), Kind.LIVE)
+        self.delivery.update_parent(live.slack, self._progress(live), Kind.LIVE)
 
     def _on_worker_started(self, live: LiveRun, index: int, approach: Approach) -> None:
         variation_id = self._variation_id(live, index, approach)
-        stream = self.open_stream(live.slack, live.origin.user_id, index, approach)
+        stream = self.delivery.open_stream(live.slack, live.origin.user_id, index, approach)
         if stream is not None:
             live.streams[index] = stream
         ts = live.variation_ts[index] = stream.ts if stream else live.slack.reply(writing_message(index, approach))
@@ -300,10 +295,10 @@ class Reporter:
             f" error={result.error!r}" if result.error else "",
         )
         placeholder, stream = live.variation_ts.get(result.index), live.streams.get(result.index)
-        self.finish_variation(live.slack, variation_id, result, placeholder, live.deliveries, stream)
+        self.delivery.finish_variation(live.slack, variation_id, result, placeholder, live.deliveries, stream)
         live.results[result.index] = result  # only once stored: until then it counts as unfinished
         if live.total:
-            self.update_parent(live.slack, self._progress(live), Kind.LIVE)
+            self.delivery.update_parent(live.slack, self._progress(live), Kind.LIVE)
 
     def _on_run_finished(self, live: LiveRun, finished: RunFinished) -> None:
         result = finished.result
@@ -348,74 +343,7 @@ class Reporter:
     def _end(self, live: LiveRun) -> None:
         """The parent's final state, once every variation's final state is delivered."""
         self.outbox.wait(live.deliveries, timeout=self.outbox.policy.deadline)
-        self.update_parent(live.slack, None, Kind.FINAL)
-
-    # shared with follow-ups
-
-    def open_stream(
-        self, slack: SlackThread, recipient: str, position: int | None, approach: Approach, note: str | None = None
-    ) -> Stream | None:
-        """A stream for a variation's text where streaming serves (`bot.streams`), written for `recipient`;
-        None: the caller posts a placeholder and rewrites it."""
-        if self.streams is None or not self.streams.wanted(slack.channel):
-            return None
-        return self.streams.start(slack, recipient, heading(position, approach, note))
-
-    def finish_variation(
-        self,
-        slack: SlackThread,
-        variation_id: int,
-        result: WorkerResult,
-        placeholder: str | None,
-        deliveries: list[Hashable],
-        stream: Stream | None = None,
-    ) -> None:
-        """Store a written (or failed) variation, then deliver its final messages; the database learns
-        which message holds its buttons, or that none could be shown. A streamed one (`stream`, its message
-        `placeholder`) ends with its buttons attached by the stream's stop; when that cannot be, its
-        final messages go through the outbox like any other's."""
-        self.count_call("synthesis" if result.approach.type == SYNTHESIS else "worker", result.ok, result.usage)
-        status = VariationStatus.DONE if result.ok else VariationStatus.FAILED
-        self.metrics.variations.labels(status).inc()
-        self.store.update_variation(
-            variation_id,
-            text=result.text,
-            status=status,
-            error=result.error,
-            model=result.model,
-            seconds=result.seconds,
-            input_tokens=result.usage.input_tokens,
-            output_tokens=result.usage.output_tokens,
-            stop_reason=result.stop_reason,
-            finished_at=now(),
-        )
-        row = self.store.variation(variation_id)
-        messages = stored_variation_messages(row) if result.ok else [stored_failed_message(row, result.error or "")]
-        if stream is not None:
-            whole = result.text if result.ok and len(messages) == 1 else None  # else rewritten, split or failed
-            if stream.finish(whole, closing_blocks(row)):
-                return
-
-        def moved(ts: str) -> None:
-            self.store.update_variation(variation_id, message_ts=ts)
-
-        def lost() -> None:
-            log.error("run=%d step=variation_not_shown variation=%d", slack.run_id, variation_id)
-            self.store.update_variation(variation_id, message_ts=None)
-
-        deliveries.append(
-            slack.finish(("variation", variation_id), placeholder, messages, on_moved=moved, on_lost=lost)
-        )
-
-    def update_parent(self, slack: SlackThread, progress: Progress | None, kind: Kind) -> None:
-        """Rewrite the parent: with `progress` while the run goes on, else its stored outcome."""
-        build = functools.partial(stored_parent, self.store, slack.run_id, progress)
-        slack.update(slack.ts, lambda: [build()], kind)
-
-    def count_call(self, role: str, ok: bool, usage: Usage) -> None:
-        self.metrics.model_calls.labels(role, "ok" if ok else "error").inc()
-        self.metrics.model_tokens.labels("input").inc(usage.input_tokens)
-        self.metrics.model_tokens.labels("output").inc(usage.output_tokens)
+        self.delivery.update_parent(live.slack, None, Kind.FINAL)
 
     # helpers
 
