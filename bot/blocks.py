@@ -26,7 +26,7 @@ from bot.kit import (
 from bot.markdown import render, split_markdown
 from bot.rows import RunRow, RunStatus, Tally, VariationRow
 from bot.text import escape, split_text, truncate_plain
-from orchestrator.engine import FOLLOW_UP, SYNTHESIS
+from orchestrator.events import FOLLOW_UP, SYNTHESIS
 from orchestrator.parsing import Approach
 
 NO_VOTES = Tally()

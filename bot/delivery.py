@@ -21,7 +21,7 @@ from bot.rows import VariationStatus
 from bot.store import Store, now
 from bot.streams import Stream, Streams, closing_blocks, heading
 from bot.threads import SlackThread
-from orchestrator.engine import SYNTHESIS, WorkerResult
+from orchestrator.events import SYNTHESIS, WorkerResult
 from orchestrator.llm import Usage
 from orchestrator.parsing import Approach
 

@@ -17,7 +17,8 @@ from bot.slack_client import SlackFor
 from bot.store import Store
 from bot.streams import Stream
 from bot.threads import SlackThread
-from orchestrator.engine import FOLLOW_UP, SYNTHESIS, Engine, Request, WorkerDelta, WorkerResult
+from orchestrator.engine import Engine
+from orchestrator.events import FOLLOW_UP, SYNTHESIS, Request, WorkerDelta, WorkerResult
 from orchestrator.parsing import Approach
 from orchestrator.prompts import Candidate, FollowUp, Revision
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.guard import parse_id
 from bot.text import truncate_plain
-from orchestrator.engine import MAX_APPROACHES, MIN_APPROACHES
+from orchestrator.events import MAX_APPROACHES, MIN_APPROACHES
 
 REQUEST_FORM = "variations_form"
 REGENERATE_FORM = "regenerate_form"

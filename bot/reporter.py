@@ -34,12 +34,12 @@ from bot.slack_client import SlackFor
 from bot.store import Store, now
 from bot.streams import Stream
 from bot.threads import PLANNING, Origin, SlackThread, show_status, tell
-from orchestrator.engine import (
+from orchestrator.engine import Engine
+from orchestrator.events import (
     MAX_APPROACHES,
     MIN_APPROACHES,
     AnalysisDelta,
     AnalysisReady,
-    Engine,
     Event,
     PlanError,
     Planned,

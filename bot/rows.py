@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, Self
 
-from orchestrator.engine import FOLLOW_UP, SYNTHESIS
+from orchestrator.events import FOLLOW_UP, SYNTHESIS
 from orchestrator.parsing import Approach
 
 

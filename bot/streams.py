@@ -48,7 +48,7 @@ from bot.slack_client import SlackFor
 from bot.text import clean, escape
 from bot.threads import SlackThread
 from bot.throttle import UpdateBudget
-from orchestrator.engine import FOLLOW_UP, SYNTHESIS
+from orchestrator.events import FOLLOW_UP, SYNTHESIS
 from orchestrator.parsing import Approach
 
 log = logging.getLogger(__name__)

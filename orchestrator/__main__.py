@@ -13,11 +13,11 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import TextIO
 
-from orchestrator.engine import (
+from orchestrator.engine import Engine
+from orchestrator.events import (
     MAX_APPROACHES,
     MIN_APPROACHES,
     AnalysisReady,
-    Engine,
     PlanError,
     Planned,
     PlanRetrying,

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from orchestrator.engine import (
+from orchestrator.engine import Engine
+from orchestrator.events import (
     AnalysisDelta,
     AnalysisReady,
-    Engine,
     PlanError,
     Planned,
     PlanRetrying,

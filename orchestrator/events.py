@@ -1,0 +1,149 @@
+"""What the engine reports: the request it is given and the events `Engine.run` yields, as frozen
+dataclasses, so a Slack layer or a terminal can read them without knowing how the engine works."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from orchestrator.llm import Completion, Usage
+from orchestrator.parsing import Approach, Plan, preview_analysis, preview_response
+
+MIN_APPROACHES = 2
+MAX_APPROACHES = 5
+SYNTHESIS = "synthesis"  # the approach type of a synthesis, stored and voted on like any variation
+FOLLOW_UP = "follow-up"  # the approach type of a variation asked for by an instruction in the thread
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a person asked for, and the context (audience, key features, …) that must reach the prompts."""
+
+    task: str
+    context: Mapping[str, str] = field(default_factory=dict)
+    min_approaches: int = MIN_APPROACHES
+    max_approaches: int = MAX_APPROACHES
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """One approach's outcome: its text, or the reason it failed, and what it cost."""
+
+    index: int
+    approach: Approach
+    text: str
+    error: str | None
+    model: str
+    usage: Usage = field(default_factory=Usage)
+    seconds: float = 0.0
+    stop_reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class AnalysisDelta:
+    """The orchestrator's reply so far, while it is still writing its analysis.
+
+    `text` (the analysis so far) is worked out only when asked for: a consumer that shows one update a
+    second out of hundreds of deltas pays for one."""
+
+    raw: str
+
+    @property
+    def text(self) -> str:
+        return preview_analysis(self.raw) or ""
+
+
+@dataclass(frozen=True)
+class AnalysisReady:
+    """The orchestrator's analysis is complete (its `</analysis>` closed)."""
+
+    analysis: str
+
+
+@dataclass(frozen=True)
+class WorkerStarted:
+    """A pool thread picked up this approach (it may have queued behind other runs first)."""
+
+    index: int
+    approach: Approach
+
+
+@dataclass(frozen=True)
+class WorkerDelta:
+    """A worker's reply so far; `text` is its response so far, worked out only when asked for."""
+
+    index: int
+    raw: str
+
+    @property
+    def text(self) -> str:
+        return preview_response(self.raw) or ""
+
+
+@dataclass(frozen=True)
+class WorkerFinished:
+    """A worker is done, successfully or not (see `result.ok`)."""
+
+    result: WorkerResult
+
+
+@dataclass(frozen=True)
+class PlanRetrying:
+    """The orchestrator is being asked again: whatever the consumer showed of its reply so far (a
+    half-streamed analysis) is void, and the AnalysisDelta events that follow start from scratch.
+
+    It comes when the reply held no usable task (the second call has a stricter prompt), or when its
+    stream broke off before any approach was launched (the same call is retried). `reason` says why in
+    plain words."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The orchestrator's whole reply is in: the final plan and what the call cost."""
+
+    plan: Plan
+    completion: Completion
+
+
+@dataclass(frozen=True)
+class RunResult:
+    request: Request
+    plan: Plan
+    plan_completion: Completion
+    results: tuple[WorkerResult, ...]
+    seconds: float
+
+    @property
+    def usage(self) -> Usage:
+        total = self.plan_completion.usage
+        for result in self.results:
+            total = total + result.usage
+        return total
+
+    @property
+    def status(self) -> str:
+        """`done` when every approach succeeded, `partial` when some did, `failed` when none did."""
+        succeeded = sum(result.ok for result in self.results)
+        if succeeded == len(self.results):
+            return "done"
+        return "partial" if succeeded else "failed"
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    result: RunResult
+
+
+Event = (
+    AnalysisDelta | AnalysisReady | PlanRetrying | WorkerStarted | WorkerDelta | WorkerFinished | Planned | RunFinished
+)
+
+
+class PlanError(RuntimeError):
+    """The orchestrator gave no usable plan; the message says why in plain words."""
