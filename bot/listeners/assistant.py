@@ -25,11 +25,9 @@ from slack_bolt.middleware.assistant import Assistant
 from slack_sdk import WebClient
 
 from bot.blocks import dm_help_message
-from bot.command import HelpCommand, parse_command
 from bot.listeners.later import Later
-from bot.listeners.mentions import instruct
+from bot.listeners.mentions import Said, answer
 from bot.mention import typed_text, without_mention
-from bot.reporter import NOT_RECORDED
 from bot.runner import Runner
 from bot.store import Store
 from bot.text import truncate_plain
@@ -112,31 +110,18 @@ def register(app: App, runner: Runner, store: Store, later: Later, max_task_char
             post = client.chat_postMessage
             later.call("chat_postMessage", lambda: post(channel=channel, thread_ts=thread_ts, text=text, **message))
 
-        try:
-            if not first_sighting(body):
-                return
-            team_id = str(body.get("team_id") or context.team_id or "")
-            text = typed_text(without_mention(str(event.get("text") or ""), context.bot_user_id))
-            run = store.run_in_thread(team_id, channel, thread_ts) if text else None
-        except sqlite3.Error as error:
-            log.error("step=message_not_recorded user=%s error=%s", user, error)
-            reply(NOT_RECORDED)
-            return
-        if not text:
-            reply(**dm_help_message())
-            return
-        if run is not None:
-            refused = instruct(runner, store, max_task_chars, run, text, team_id, user)
-        else:
-            parsed = parse_command(text, max_task_chars)
-            if isinstance(parsed, HelpCommand):
-                reply(**dm_help_message(parsed.problem))
-                return
-            pane = set_title is not None
-            origin = Origin(team_id=team_id, channel_id=channel, user_id=user, thread_ts=thread_ts, assistant=pane)
-            refused = runner.start(origin, parsed.task, parsed.context)
-            if not refused and set_title is not None:
-                title = truncate_plain(parsed.task, TITLE_CHARS)
-                later.call("setTitle", lambda: set_title(title))
-        if refused:
-            reply(refused)
+        team_id = str(body.get("team_id") or context.team_id or "")
+        said = Said(
+            event_id=str(body["event_id"]),
+            team_id=team_id,
+            channel=channel,
+            user=user,
+            thread_ts=thread_ts,
+            text=typed_text(without_mention(str(event.get("text") or ""), context.bot_user_id)),
+        )
+        pane = set_title is not None
+        where = Origin(team_id=team_id, channel_id=channel, user_id=user, thread_ts=thread_ts, assistant=pane)
+        task = answer(said, runner, store, max_task_chars, reply=reply, help_message=dm_help_message, origin=where)
+        if task is not None and set_title is not None:
+            title = truncate_plain(task, TITLE_CHARS)
+            later.call("setTitle", lambda: set_title(title))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -18,6 +20,7 @@ from slack_sdk import WebClient
 
 from bot.blocks import mention_help_message
 from bot.command import HelpCommand, parse_command
+from bot.kit import Message
 from bot.listeners.later import Later
 from bot.mention import named_approach, typed_text, without_mention
 from bot.reporter import NOT_RECORDED
@@ -50,6 +53,59 @@ def instruct(
     return runner.follow_up(run.id, instruction, team_id, user_id)
 
 
+@dataclass(frozen=True)
+class Said:
+    """A message a person wrote to the app (an @mention, a message in its DM or AI pane)."""
+
+    event_id: str
+    team_id: str
+    channel: str
+    user: str
+    thread_ts: str | None
+    text: str  # as typed, without the app's own mention
+
+
+def answer(
+    said: Said,
+    runner: Runner,
+    store: Store,
+    max_task_chars: int,
+    *,
+    reply: Callable[..., None],
+    help_message: Callable[..., Message],
+    origin: Origin,
+) -> str | None:
+    """Take a message once (Slack re-sends events): in a run's thread it is an instruction for that run,
+    else a request for a run posted where `origin` says. Notes go to `reply`; returns the task of the run
+    it started, if it started one."""
+    try:
+        if not store.first_sighting(said.event_id):
+            log.info("step=event_again event=%s", said.event_id)
+            return None
+        thread = said.thread_ts if said.text else None
+        run = store.run_in_thread(said.team_id, said.channel, thread) if thread else None
+    except sqlite3.Error as error:
+        log.error("step=message_not_recorded user=%s error=%s", said.user, error)
+        reply(NOT_RECORDED)
+        return None
+    if not said.text:
+        reply(**help_message())
+        return None
+    if run is not None:
+        refused = instruct(runner, store, max_task_chars, run, said.text, said.team_id, said.user)
+        started = None
+    else:
+        parsed = parse_command(said.text, max_task_chars)
+        if isinstance(parsed, HelpCommand):
+            reply(**help_message(parsed.problem))
+            return None
+        refused = runner.start(origin, parsed.task, parsed.context)
+        started = None if refused else parsed.task
+    if refused:
+        reply(refused)
+    return started
+
+
 def register(app: App, runner: Runner, store: Store, later: Later, max_task_chars: int) -> None:
     @app.event("app_mention")
     def on_mention(body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
@@ -60,28 +116,13 @@ def register(app: App, runner: Runner, store: Store, later: Later, max_task_char
         def note(text: str = "", **message: Any) -> None:
             later.whisper(client, channel, user, thread_ts, text, **message)
 
-        try:
-            if not store.first_sighting(str(body["event_id"])):
-                log.info("step=event_again event=%s", body["event_id"])
-                return
-            team_id = str(body.get("team_id") or event.get("team") or "")
-            text = typed_text(without_mention(str(event["text"]), context.bot_user_id))
-            run = store.run_in_thread(team_id, channel, thread_ts) if thread_ts and text else None
-        except sqlite3.Error as error:
-            log.error("step=mention_not_recorded user=%s error=%s", user, error)
-            note(NOT_RECORDED)
-            return
-        if not text:
-            note(**mention_help_message())
-            return
-        if run is not None:
-            refused = instruct(runner, store, max_task_chars, run, text, team_id, user)
-        else:
-            parsed = parse_command(text, max_task_chars)
-            if isinstance(parsed, HelpCommand):
-                note(**mention_help_message(parsed.problem))
-                return
-            origin = Origin(team_id=team_id, channel_id=channel, user_id=user, thread_ts=thread_ts or event["ts"])
-            refused = runner.start(origin, parsed.task, parsed.context)
-        if refused:
-            note(refused)
+        said = Said(
+            event_id=str(body["event_id"]),
+            team_id=str(body.get("team_id") or event.get("team") or ""),
+            channel=channel,
+            user=user,
+            thread_ts=thread_ts,
+            text=typed_text(without_mention(str(event["text"]), context.bot_user_id)),
+        )
+        where = Origin(team_id=said.team_id, channel_id=channel, user_id=user, thread_ts=thread_ts or event["ts"])
+        answer(said, runner, store, max_task_chars, reply=note, help_message=mention_help_message, origin=where)
