@@ -23,6 +23,7 @@ from bot.guard import WellFormed
 from bot.installations import Installations, bolt_options, clients_for, installations_path
 from bot.listeners import actions, assistant, commands, forms, home, mentions, shortcuts
 from bot.listeners.later import Later
+from bot.memory import TeamMemory
 from bot.metrics import Metrics
 from bot.outbox import Outbox, Policy
 from bot.priority import AckFirst
@@ -208,7 +209,8 @@ def build(
         metrics=metrics,
     )
     delivery = Delivery(store, metrics, streams)
-    reporter = Reporter(engine, store, slack_for, outbox, in_flight, metrics, delivery)
+    memory = TeamMemory(store, enabled=settings.team_memory)
+    reporter = Reporter(engine, store, slack_for, outbox, in_flight, metrics, delivery, memory)
     followups = FollowUps(engine, store, slack_for, outbox, delivery, in_flight)
     recovery = Recovery(store, slack_for, outbox, delivery, in_flight, beat=heartbeat, stale_after=stale_after)
     admission = Admission(Limits(per_user=settings.max_runs_per_user, per_workspace=settings.max_runs_per_workspace))

@@ -24,6 +24,7 @@ from bot.kit import (
     section,
 )
 from bot.markdown import render, split_markdown
+from bot.ranking import MIN_VOTES, NOT_ENOUGH, Ranked, leaders
 from bot.rows import RunRow, RunStatus, Tally, VariationRow
 from bot.text import escape, split_text, truncate_plain
 from orchestrator.events import FOLLOW_UP, SYNTHESIS
@@ -113,18 +114,24 @@ def parent_message(
 
 
 def leader_line(variations: Sequence[VariationRow], tallies: Mapping[int, Tally]) -> str | None:
-    """Who leads by net votes (👍 minus 👎) and how many votes there are; None before the first vote."""
+    """Who leads by the rule `/variations stats` ranks by (`bot.ranking`: the share of 👍 its votes make
+    sure of, and never with fewer than `MIN_VOTES`), and how many votes there are; None before the first."""
     votes = sum(t.votes for t in tallies.values())
     if not votes:
         return None
     voted = [v for v in variations if v.id in tallies]
-    best = max(tallies[v.id].net for v in voted)
-    leaders = [v for v in voted if tallies[v.id].net == best]
-    names = " and ".join(approach_title(v.shown_position, Approach(v.type, "")) for v in leaders)
     total = f"{votes} vote{'s' if votes != 1 else ''} on {len(voted)} variation{'s' if len(voted) != 1 else ''}"
-    if len(leaders) > 1:
-        return f"🤝 Tied at {best:+d}: {names} · {total}"
-    return f"🏆 Leading: {names} ({best:+d}) · {total}"
+
+    def ranked(v: VariationRow) -> Ranked:
+        return Ranked(tallies[v.id].up, tallies[v.id].down)
+
+    leading = leaders(voted, ranked)
+    if not leading:
+        return f"🗳️ {total} · {NOT_ENOUGH} to name a leader: it takes {MIN_VOTES} on one variation"
+    names = " and ".join(approach_title(v.shown_position, Approach(v.type, "")) for v in leading)
+    if len(leading) > 1:
+        return f"🤝 Tied: {names}, each {ranked(leading[0]).describe()} · {total}"
+    return f"🏆 Leading: {names}, {ranked(leading[0]).describe()} · {total}"
 
 
 def stored_progress(run: RunRow, variations: Sequence[VariationRow]) -> Progress:
@@ -179,10 +186,16 @@ def _preview(text: str) -> list[Block]:
 
 
 def analysis_message(
-    analysis: str, approaches: Sequence[Approach] = (), *, writing: bool = False, cut_short: bool = False
+    analysis: str,
+    approaches: Sequence[Approach] = (),
+    *,
+    writing: bool = False,
+    cut_short: bool = False,
+    remembered: int = 0,
 ) -> Message:
     """The first threaded reply: the orchestrator's reasoning and, once known, the approaches it chose.
-    While `writing`, the analysis is partial and says so; `cut_short` says the plan broke off."""
+    While `writing`, the analysis is partial and says so; `cut_short` says the plan broke off;
+    `remembered` approach types of the team's record were in the plan's prompt (team memory)."""
     blocks: list[Block] = [section("🧭 *How I'll approach this*")]
     if writing:
         blocks += _preview(analysis)
@@ -196,6 +209,10 @@ def analysis_message(
     if cut_short:
         count = f"{len(approaches)} approach{'es' if len(approaches) != 1 else ''}"
         blocks.append(context_block(f"⚠️ The plan broke off after {count}: these are the ones it named."))
+    if remembered and not writing:
+        types = f"{remembered} approach type{'s' if remembered != 1 else ''}"
+        note = f"🧠 Shaped by your team's votes on {types} · `/variations --fresh` leaves them out"
+        blocks.append(context_block(note))
     return {
         "text": fallback(f"Analysis: {analysis}" if analysis else "Approaches"),
         "blocks": blocks,
@@ -331,6 +348,8 @@ the lines after the request, one `name: value` per line:
 audience: hikers and commuters
 key features: keeps drinks cold 24h, 750 ml, dishwasher safe```
 `/variations stats` shows which approaches win in this channel and workspace.
+The plan learns from your team's votes on earlier approaches; `/variations --fresh TASK` asks for fresh \
+ideas only, without them.
 
 *In the thread*
 👍 / 👎 vote (the same button again takes the vote back) · ♻️ writes a new version of one approach, \

@@ -39,6 +39,7 @@ class Settings:
     slack_client_secret: str | None = None
     slack_redirect_uri: str | None = None
     stream_channels: bool = False  # Slack's native streaming in channels too (it always serves DMs)
+    team_memory: bool = True  # the team's votes on earlier approach types reach the orchestrator's prompt
 
     @property
     def socket_mode(self) -> bool:
@@ -102,6 +103,9 @@ class Settings:
         stream_channels = (get("VARIATIONS_STREAM_CHANNELS") or "off").lower()
         if stream_channels not in ("on", "off"):
             raise ConfigError(f"VARIATIONS_STREAM_CHANNELS must be on or off, got {stream_channels!r}")
+        team_memory = (get("VARIATIONS_TEAM_MEMORY") or "on").lower()
+        if team_memory not in ("on", "off"):
+            raise ConfigError(f"VARIATIONS_TEAM_MEMORY must be on or off, got {team_memory!r}")
         return cls(
             slack_bot_token=bot_token if client_id is None else None,  # OAuth: the installations' tokens
             slack_signing_secret=signing_secret or "",
@@ -124,4 +128,5 @@ class Settings:
             slack_client_secret=client_secret,
             slack_redirect_uri=redirect_uri,
             stream_channels=stream_channels == "on",
+            team_memory=team_memory == "on",
         )

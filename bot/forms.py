@@ -14,6 +14,7 @@ from orchestrator.events import MAX_APPROACHES, MIN_APPROACHES
 REQUEST_FORM = "variations_form"
 REGENERATE_FORM = "regenerate_form"
 AUTO = "auto"
+FRESH = "fresh"
 # Form field → the context key the prompts see.
 CONTEXT_FIELDS = {"audience": "audience", "key_points": "key points", "tone": "tone"}
 INPUT_MAX_LENGTH = 3000
@@ -97,6 +98,26 @@ def request_form(channel_id: str, response_url: str | None, max_task_chars: int,
                     "initial_option": choices[0],
                 },
             },
+            {
+                "type": "input",
+                "block_id": "fresh",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Team memory"},
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": "value",
+                    "options": [
+                        {
+                            "text": {"type": "plain_text", "text": "Fresh ideas only"},
+                            "description": {
+                                "type": "plain_text",
+                                "text": "Plan without your team's votes on earlier approaches",
+                            },
+                            "value": FRESH,
+                        }
+                    ],
+                },
+            },
         ],
     )
 
@@ -108,6 +129,7 @@ class RequestForm:
     approaches: int | None  # None: the orchestrator decides
     channel_id: str
     response_url: str | None
+    fresh: bool = False  # "Fresh ideas only": the team's record left out of the plan
 
 
 def _dict(value: Any) -> Mapping[str, Any]:
@@ -118,6 +140,12 @@ def _value(values: Mapping[str, Any], block_id: str) -> str:
     element = _dict(_dict(values.get(block_id)).get("value"))
     value = element.get("value") or _dict(element.get("selected_option")).get("value") or ""
     return value.strip() if isinstance(value, str) else ""
+
+
+def _checked(values: Mapping[str, Any], block_id: str) -> set[str]:
+    """The values of a checkboxes element's ticked options."""
+    selected = _dict(_dict(values.get(block_id)).get("value")).get("selected_options")
+    return {str(_dict(option).get("value")) for option in selected} if isinstance(selected, list) else set()
 
 
 def _metadata(view: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -140,6 +168,7 @@ def read_request_form(view: Mapping[str, Any]) -> RequestForm:
         approaches=int(count) if count.isascii() and count.isdigit() and len(count) < 3 else None,
         channel_id=str(meta.get("channel_id") or ""),
         response_url=response_url if isinstance(response_url, str) else None,
+        fresh=FRESH in _checked(values, "fresh"),
     )
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.kit import MAX_BLOCKS, Block, Message, context_block, header, section
+from bot.ranking import MIN_VOTES, NOT_ENOUGH
 from bot.rows import RunStatus
 from bot.stats import RecentRun, Stats, TypeStats
 from bot.text import escape, truncate_plain
@@ -23,6 +24,10 @@ MAX_RUNS = 10  # recent runs listed on the Home tab (2 blocks each)
 TYPE_CHARS = 60
 TASK_CHARS = 150
 NO_VOTES = "No votes yet: run `/variations` and vote with 👍/👎"
+RANKING_NOTE = (
+    "Types rank by the lowest share of 👍 their votes allow (the low end of the 95% range in brackets), so a "
+    f"few lucky votes don't win; a type needs {MIN_VOTES} votes to be ranked."
+)
 NO_RUNS = "You haven't started any runs yet. Try `/variations Write a tagline for our water bottle` in a channel."
 STATUS = {
     RunStatus.PLANNING: "⏳ planning",
@@ -35,21 +40,17 @@ STATUS = {
 _SAFE_LINK = re.compile(r"^https://[^\s<>|]+$")
 
 
-def _signed(n: int) -> str:
-    return f"+{n}" if n > 0 else str(n)
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
-def type_line(rank: int, t: TypeStats) -> str:
-    """`1. *Technical*: net +3 · first place 67% · 5 votes (4 👍, 1 👎)`."""
+def type_line(rank: int | None, t: TypeStats) -> str:
+    """`1. *Technical*: 80% 👍 (38-96%), 5 votes · first place 67%` for a ranked type, or (without a rank)
+    `• *Formal*: not enough votes yet (1 of 5 votes)`."""
     name = truncate_plain(escape(t.type[:1].upper() + t.type[1:]), TYPE_CHARS)
-    return (
-        f"{rank}. *{name}*: net {_signed(t.net)} · first place {t.first_share:.0%} · "
-        f"{_plural(t.votes, 'vote')} ({t.up:,} 👍, {t.down:,} 👎)"
-    )
+    if rank is None:
+        return f"• *{name}*: {t.ranked.describe()}"
+    return f"{rank}. *{name}*: {t.ranked.describe()} · first place {t.first_share:.0%}"
 
 
 def usage_line(s: Stats) -> str:
@@ -59,10 +60,12 @@ def usage_line(s: Stats) -> str:
 
 
 def stats_blocks(s: Stats, *, top: int = TOP_TYPES) -> list[Block]:
-    """One scope: its label, its top types with votes (or a nudge to vote), then runs and tokens."""
-    voted = [t for t in s.types if t.votes][:top]
-    lines = [type_line(rank, t) for rank, t in enumerate(voted, start=1)] or [NO_VOTES]
-    body = "\n".join(lines)  # at most `top` lines of ~200 characters: far below a section's 3000
+    """One scope: its label, its top ranked types, then the top types without enough votes to rank (or a
+    nudge to vote), then runs and tokens."""
+    ranked = [t for t in s.types if t.ranked.enough][:top]
+    waiting = [t for t in s.types if t.votes and not t.ranked.enough][:top]
+    lines = [type_line(rank, t) for rank, t in enumerate(ranked, start=1)] + [type_line(None, t) for t in waiting]
+    body = "\n".join(lines or [NO_VOTES])  # at most twice `top` lines of ~150 characters: far below 3000
     return [section(f"*{escape(s.scope_label)}*\n{body}"), context_block(usage_line(s))]
 
 
@@ -73,9 +76,12 @@ def stats_message(channel: Stats, workspace: Stats) -> Message:
         *stats_blocks(channel),
         {"type": "divider"},
         *stats_blocks(workspace),
+        context_block(RANKING_NOTE),
     ]
-    leader = next((t for t in workspace.types if t.votes), None)
-    text = f"Variations stats: {leader.type} leads" if leader else "Variations stats: no votes yet"
+    leader = next((t for t in workspace.types if t.ranked.enough), None)
+    voted = any(t.votes for t in workspace.types)
+    text = f"{leader.type} leads" if leader else NOT_ENOUGH if voted else "no votes yet"
+    text = f"Variations stats: {text}"
     return {"text": truncate_plain(escape(text), 150), "blocks": blocks}
 
 
@@ -106,7 +112,7 @@ def home_view(workspace: Stats, runs: Sequence[tuple[RecentRun, str | None]]) ->
     blocks: list[Block] = [
         header("📊 Which approaches win"),
         *stats_blocks(workspace),
-        context_block("Type `/variations stats` in a channel to see that channel's numbers too."),
+        context_block(f"{RANKING_NOTE} Type `/variations stats` in a channel to see that channel's numbers too."),
         {"type": "divider"},
         header("🕘 Your recent runs"),
     ]

@@ -27,6 +27,7 @@ from bot.blocks import (
     writing_message,
 )
 from bot.delivery import Delivery
+from bot.memory import TeamMemory
 from bot.metrics import Metrics
 from bot.outbox import Kind, Outbox, fixed
 from bot.rows import RunStatus
@@ -77,6 +78,7 @@ class LiveRun:
     context: Mapping[str, str]
     started: float
     analysis_ts: str | None = None
+    remembered: int = 0  # approach types of the team's record in the plan's prompt
     total: int = 0
     plan_tokens: int = 0
     variation_ids: dict[int, int] = field(default_factory=dict)
@@ -101,6 +103,7 @@ class Reporter:
         in_flight: InFlight,
         metrics: Metrics,
         delivery: Delivery,
+        memory: TeamMemory,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -109,9 +112,18 @@ class Reporter:
         self.in_flight = in_flight
         self.metrics = metrics
         self.delivery = delivery
+        self.memory = memory
 
-    def run(self, origin: Origin, task: str, context: Mapping[str, str], approaches: int | None = None) -> None:
-        """The whole run, in the calling thread (a run pool thread, never a request thread)."""
+    def run(
+        self,
+        origin: Origin,
+        task: str,
+        context: Mapping[str, str],
+        approaches: int | None = None,
+        fresh: bool = False,
+    ) -> None:
+        """The whole run, in the calling thread (a run pool thread, never a request thread); `fresh` leaves
+        the team's record out of the plan."""
         try:
             with self.in_flight.creating():
                 run_id = self.store.create_run(
@@ -131,12 +143,14 @@ class Reporter:
             return
         self.metrics.runs_started.inc()
         try:
-            self._run(run_id, origin, task, context, approaches)
+            self._run(run_id, origin, task, context, approaches, fresh)
         finally:
             self.in_flight.drop(run=run_id)
             self.metrics.runs_finished.labels(self._status(run_id)).inc()
 
-    def _run(self, run_id: int, origin: Origin, task: str, context: Mapping[str, str], approaches: int | None) -> None:
+    def _run(
+        self, run_id: int, origin: Origin, task: str, context: Mapping[str, str], approaches: int | None, fresh: bool
+    ) -> None:
         started = time.monotonic()
         client = self.slack_for(origin.team_id)
         try:
@@ -172,7 +186,9 @@ class Reporter:
         try:
             self.store.update_run(run_id, message_ts=live.slack.ts, status=RunStatus.RUNNING)
             low, high = (approaches, approaches) if approaches else (MIN_APPROACHES, MAX_APPROACHES)
-            request = Request(task=task, context=context, min_approaches=low, max_approaches=high)
+            record = self.memory.record(origin.team_id, origin.channel_id, fresh=fresh)
+            live.remembered = len(record.types)
+            request = Request(task=task, context=context, min_approaches=low, max_approaches=high, record=record)
             for event in self.engine.run(request):
                 self._on_event(live, event)
         except PlanError as error:
@@ -194,7 +210,8 @@ class Reporter:
             self._drop_analysis(live)
         elif isinstance(event, AnalysisReady):
             self.store.update_run(live.run_id, analysis=event.analysis)
-            self._show_analysis(live, lambda: analysis_message(event.analysis), Kind.FINAL)
+            final = analysis_message(event.analysis, remembered=live.remembered)
+            self._show_analysis(live, lambda: final, Kind.FINAL)
         elif isinstance(event, WorkerStarted):
             self._on_worker_started(live, event.index, event.approach)
         elif isinstance(event, WorkerDelta):
@@ -268,7 +285,7 @@ class Reporter:
             input_tokens=completion.usage.input_tokens,
             output_tokens=completion.usage.output_tokens,
         )
-        final = analysis_message(plan.analysis, plan.approaches, cut_short=plan.cut_short)
+        final = analysis_message(plan.analysis, plan.approaches, cut_short=plan.cut_short, remembered=live.remembered)
         self._show_analysis(live, lambda: final, Kind.FINAL)
         self.delivery.update_parent(live.slack, self._progress(live), Kind.LIVE)
 

@@ -42,11 +42,19 @@ class Runner:
         self.executor = executor
         self.ack_first = ack_first
 
-    def start(self, origin: Origin, task: str, context: Mapping[str, str], approaches: int | None = None) -> str | None:
+    def start(
+        self,
+        origin: Origin,
+        task: str,
+        context: Mapping[str, str],
+        approaches: int | None = None,
+        fresh: bool = False,
+    ) -> str | None:
         """Queue a run and return at once; `approaches` asks for exactly that many, None lets the
-        orchestrator choose within 2-5. Returns why the run was refused, else None."""
+        orchestrator choose within 2-5; `fresh` leaves the team's record out. Returns why the run was
+        refused, else None."""
         ticket = self.admission.admit(origin.team_id, origin.user_id)
-        return self._submit(ticket, "run", self.reporter.run, origin, task, dict(context), approaches)
+        return self._submit(ticket, "run", self.reporter.run, origin, task, dict(context), approaches, fresh)
 
     def synthesize(self, run_id: int, team_id: str, user_id: str) -> str | None:
         """Queue a synthesis of the run's best-voted variations; refused on a double click or a limit."""

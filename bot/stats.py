@@ -13,7 +13,9 @@ Definitions (the README's "Stats and the Home tab" says the same in fewer words)
   when that net is negative). A tie of k shares the place: each gets 1/k. A type's `firsts` is its
   (possibly fractional) number of first places; its `first_share` is `firsts` divided by the number of
   runs with votes in which the type appeared (had a variation that did not fail); 0 when there are none.
-- **Ranking**: net votes, then first-place share, then the type's name.
+- **Ranking** (`bot.ranking`): types with at least `MIN_VOTES` votes, by the lower bound of the 95 % Wilson
+  interval on their share of 👍, then first-place share, then name; after them the types with fewer votes
+  ("not enough votes yet"), most votes first, then the rest.
 - **Runs this week**: runs created in the last 7 days. **Tokens** are the runs' input plus output tokens
   (orchestrator and workers), this week and all time.
 
@@ -31,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from bot.ranking import Ranked
 from bot.rows import RunStatus
 from orchestrator.parsing import normalize_type
 
@@ -57,6 +60,10 @@ class TypeStats:
     @property
     def votes(self) -> int:
         return self.up + self.down
+
+    @property
+    def ranked(self) -> Ranked:
+        return Ranked(self.up, self.down)
 
 
 @dataclass(frozen=True)
@@ -169,7 +176,7 @@ def stats(store: Store, team_id: str, channel_id: str | None = None, *, now: dat
         )
         for kind, count, up, down, voted_runs in totals
     ]
-    types.sort(key=lambda t: (-t.net, -t.first_share, t.type))
+    types.sort(key=lambda t: (*t.ranked.order, -t.first_share, t.type))
     return Stats(
         scope_label=CHANNEL_LABEL if channel_id is not None else WORKSPACE_LABEL,
         runs_this_week=runs_this_week,

@@ -1,4 +1,4 @@
-"""Terminal demo: `python -m orchestrator "TASK" --context KEY=VALUE ... [--json]`.
+"""Terminal demo: `python -m orchestrator "TASK" --context KEY=VALUE ... [--json] [--db PATH]`.
 
 Human output mirrors the cookbook's (analysis, the approaches, then each variation as it finishes);
 `--json` prints one object for scripts. Failures are one line on stderr and a non-zero exit code.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pathlib
+import sqlite3
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import TextIO
@@ -24,10 +26,12 @@ from orchestrator.events import (
     Request,
     RunFinished,
     RunResult,
+    TeamRecord,
     WorkerFinished,
     WorkerResult,
 )
 from orchestrator.llm import LLM, make_client
+from orchestrator.memory import read_record
 from orchestrator.settings import models_from_env
 
 
@@ -64,7 +68,30 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=f"{{{MIN_APPROACHES}..{MAX_APPROACHES}}}",
         help=f"the most approaches to write (default {MAX_APPROACHES})",
     )
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="a Variations database (VARIATIONS_DB): the team's votes on earlier approach types reach the plan",
+    )
+    parser.add_argument("--team", metavar="TEAM_ID", help="with --db: this workspace's record (default: all of them)")
+    parser.add_argument("--channel", metavar="CHANNEL_ID", help="with --db and --team: this channel's record too")
     return parser
+
+
+def load_record(path: str, team_id: str | None, channel_id: str | None) -> TeamRecord:
+    """The team's record from a database file, opened read-only; ValueError says why it cannot be read."""
+    if not os.path.isfile(path):
+        raise ValueError(f"--db: no database at {path}")
+    try:
+        conn = sqlite3.connect(f"{pathlib.Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise ValueError(f"--db: cannot open {path}: {error}") from error
+    try:
+        return read_record(conn, team_id, channel_id)
+    except sqlite3.Error as error:
+        raise ValueError(f"--db: {path} holds no Variations votes ({error})") from error
+    finally:
+        conn.close()
 
 
 def _print_result(result: WorkerResult, out: TextIO) -> None:
@@ -141,11 +168,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     if not args.task.strip():
         parser.error("the task is empty")
+    if (args.team or args.channel) and not args.db:
+        parser.error("--team and --channel need --db")
+    if args.channel and not args.team:
+        parser.error("--channel needs --team")
+    try:
+        record = load_record(args.db, args.team, args.channel) if args.db else TeamRecord()
+    except ValueError as error:
+        parser.error(str(error))
     if not os.environ.get("ANTHROPIC_API_KEY"):
         print("error: ANTHROPIC_API_KEY is not set", file=sys.stderr)
         return 2
     orchestrator_model, worker_model = models_from_env(os.environ)
-    request = Request(task=args.task, context=context, max_approaches=args.max_approaches)
+    request = Request(task=args.task, context=context, max_approaches=args.max_approaches, record=record)
     with ThreadPoolExecutor(max_workers=args.max_approaches + 1, thread_name_prefix="worker") as pool:
         engine = Engine(
             LLM(make_client()),

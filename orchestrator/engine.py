@@ -262,6 +262,7 @@ class Engine:
             min_tasks=request.min_approaches,
             max_tasks=request.max_approaches,
             strict=strict,
+            record=request.record,
         )
         try:
             completion = self.llm.complete(

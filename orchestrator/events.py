@@ -16,13 +16,44 @@ FOLLOW_UP = "follow-up"  # the approach type of a variation asked for by an inst
 
 
 @dataclass(frozen=True)
+class TypeVotes:
+    """One approach type and the team's current 👍 and 👎 on its variations."""
+
+    type: str
+    up: int
+    down: int
+
+    @property
+    def votes(self) -> int:
+        return self.up + self.down
+
+
+@dataclass(frozen=True)
+class TeamRecord:
+    """How the team voted on earlier approach types (see orchestrator/memory.py): the workspace's and, when
+    it has enough votes, the channel's; empty when there is none or memory is off."""
+
+    workspace: tuple[TypeVotes, ...] = ()
+    channel: tuple[TypeVotes, ...] = ()
+
+    @property
+    def types(self) -> frozenset[str]:
+        return frozenset(row.type for row in (*self.workspace, *self.channel))
+
+    def __bool__(self) -> bool:
+        return bool(self.workspace or self.channel)
+
+
+@dataclass(frozen=True)
 class Request:
-    """What a person asked for, and the context (audience, key features, …) that must reach the prompts."""
+    """What a person asked for, the context (audience, key features, …) that must reach the prompts, and
+    the team's record that reaches the orchestrator's."""
 
     task: str
     context: Mapping[str, str] = field(default_factory=dict)
     min_approaches: int = MIN_APPROACHES
     max_approaches: int = MAX_APPROACHES
+    record: TeamRecord = field(default_factory=TeamRecord)
 
 
 @dataclass(frozen=True)

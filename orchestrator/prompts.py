@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
+from orchestrator.events import TeamRecord
+from orchestrator.memory import fit, record_line
 from orchestrator.parsing import Approach
 
 ORCHESTRATOR_TEMPLATE = """\
@@ -23,7 +25,7 @@ different reader or purpose, not just reword another one.
 <request>
 {task}
 </request>
-{context}
+{context}{record}
 Return your response in exactly this format:
 
 <analysis>
@@ -81,6 +83,29 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
+RECORD_TEMPLATE = """
+<team_record>
+How this team voted on the approach types of its earlier requests (up: 👍, down: 👎):
+{sections}
+</team_record>
+Use the team's record: when an approach is the same kind as a type in the record, name it with exactly \
+that type, so the team's votes add up; favour the types the team voted up over those it voted down, where \
+they suit this task; and still propose at least one approach of a type that is not in the record, so the \
+team keeps discovering new ones.
+"""
+
+
+def render_record(record: TeamRecord) -> str:
+    """The team's record within its budget (see orchestrator/memory.py), or nothing when it is empty."""
+    fitted = fit(record)
+    sections = [
+        f"<{name}>\n" + "\n".join(record_line(row) for row in rows) + f"\n</{name}>"
+        for name, rows in (("this_channel", fitted.channel), ("this_workspace", fitted.workspace))
+        if rows
+    ]
+    return _fill(RECORD_TEMPLATE, {"sections": "\n".join(sections)}) if sections else ""
+
+
 STRICT_INSTRUCTION = """
 IMPORTANT: your reply must contain exactly two parts and nothing else: one <analysis> element, then one \
 <tasks> list of {count} <task> elements, each with a <type> and a non-empty <description>. No text before, \
@@ -89,16 +114,24 @@ between or after them, and no code fences.
 
 
 def orchestrator_prompt(
-    task: str, context: Mapping[str, str], *, min_tasks: int = 2, max_tasks: int = 5, strict: bool = False
+    task: str,
+    context: Mapping[str, str],
+    *,
+    min_tasks: int = 2,
+    max_tasks: int = 5,
+    strict: bool = False,
+    record: TeamRecord | None = None,
 ) -> str:
-    """The planning prompt: analysis plus `min_tasks`..`max_tasks` approaches. `strict` adds a short, firm
-    instruction about the reply's format, for asking again after a reply that held no usable task."""
+    """The planning prompt: analysis plus `min_tasks`..`max_tasks` approaches, with the team's `record`
+    when there is one. `strict` adds a short, firm instruction about the reply's format, for asking again
+    after a reply that held no usable task."""
     return _fill(
         ORCHESTRATOR_TEMPLATE + (STRICT_INSTRUCTION if strict else ""),
         {
             "count": f"exactly {max_tasks}" if min_tasks == max_tasks else f"{min_tasks}-{max_tasks}",
             "task": escape(task.strip()),
             "context": render_context(context),
+            "record": render_record(record) if record else "",
         },
     )
 

@@ -7,6 +7,7 @@ from bot.blocks import (
     analysis_message,
     failed_variation_message,
     help_message,
+    leader_line,
     parent_message,
     status_line,
     stored_variation_messages,
@@ -166,3 +167,28 @@ def test_a_finished_analysis_keeps_all_of_its_text() -> None:
     shown = markdown_texts(analysis_message(text))
     assert len(shown) == 2 and all(len(t) <= MARKDOWN_LIMIT for t in shown)
     assert " ".join(shown).split() == text.split()
+
+
+def _rows(*kinds: str) -> list[VariationRow]:
+    return [
+        VariationRow(i + 1, 1, i, kind, VariationStatus.DONE, "2026-01-01T00:00:00") for i, kind in enumerate(kinds)
+    ]
+
+
+def test_the_leader_needs_enough_votes_and_one_click_never_leads() -> None:
+    rows = _rows("technical", "lifestyle", "practical")
+    assert leader_line(rows, {}) is None
+    assert leader_line(rows, {3: Tally(up=1)}) == (
+        "🗳️ 1 vote on 1 variation · not enough votes yet to name a leader: it takes 5 on one variation"
+    )
+    # 9 to 3 leads; a newer variation's single 👍 (100%, but one vote) does not beat it.
+    assert leader_line(rows, {1: Tally(up=9, down=3), 3: Tally(up=1)}) == (
+        "🏆 Leading: *1. Technical*, 75% 👍 (47-91%), 12 votes · 13 votes on 2 variations"
+    )
+    # 14 to 7 (net +7) does not beat 9 to 3 (net +6): the share the votes make sure of ranks.
+    assert leader_line(rows, {1: Tally(up=9, down=3), 2: Tally(up=14, down=7)}) == (
+        "🏆 Leading: *1. Technical*, 75% 👍 (47-91%), 12 votes · 33 votes on 2 variations"
+    )
+    assert leader_line(rows, {1: Tally(up=4, down=1), 2: Tally(up=4, down=1), 3: Tally(down=2)}) == (
+        "🤝 Tied: *1. Technical* and *2. Lifestyle*, each 80% 👍 (38-96%), 5 votes · 12 votes on 3 variations"
+    )

@@ -51,6 +51,18 @@ def test_empty_and_help_ask_for_usage() -> None:
         assert parse_command(text, 100) == HelpCommand()
 
 
+def test_fresh_leads_the_text_and_asks_for_fresh_ideas_only() -> None:
+    assert parse_command("--fresh Write a tagline\naudience: hikers", 100) == RunCommand(
+        "Write a tagline", {"audience": "hikers"}, fresh=True
+    )
+    assert parse_command("--FRESH\nWrite a tagline", 100) == RunCommand("Write a tagline", {}, fresh=True)
+    assert parse_command("Write a tagline --fresh", 100) == RunCommand("Write a tagline --fresh", {})
+    assert parse_command("--fresh", 100) == HelpCommand("Write what you would like variations of after --fresh.")
+    assert parse_command("--frsh Write", 100) == HelpCommand(
+        "I don't know the option --frsh; the one I know is --fresh."
+    )
+
+
 def test_over_the_limit_says_the_limit() -> None:
     parsed = parse_command("x" * 101, 100)
     assert parsed == HelpCommand(
@@ -132,6 +144,16 @@ def test_approaches_are_read_only_when_they_are_small_numbers() -> None:
         return read_request_form(view).approaches
 
     assert [approaches(v) for v in ("3", "auto", "\u00b2", "9" * 5000)] == [3, None, None, None]
+
+
+def test_the_fresh_ideas_box_is_read_when_ticked() -> None:
+    def fresh(state: Any) -> bool:
+        view = {"private_metadata": '{"channel_id": "C1"}', "state": {"values": {"fresh": {"value": state}}}}
+        return read_request_form(view).fresh
+
+    ticked = {"type": "checkboxes", "selected_options": [{"value": "fresh"}]}
+    assert fresh(ticked) is True
+    assert [fresh(s) for s in ({"selected_options": []}, {"selected_options": "fresh"}, None)] == [False] * 3
 
 
 @pytest.mark.parametrize(("variation_id", "read"), [(7, 7), ("7", 7), ("9" * 30, None), (-1, None), (True, None)])

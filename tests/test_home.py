@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from bot.home import RANKING_NOTE
 from tests.fakes.signing import signed_headers
 from tests.helpers import CHANNEL, SIGNING_SECRET, TEAM, USER, Bot, make_run, record_clicks, section_texts
 
@@ -57,8 +58,8 @@ def test_home_tab_shows_the_scoreboard_and_my_runs_linked_to_their_threads(bot: 
     assert status == 200
     run = bot.wait_run()
     technical = next(v for v in bot.store.variations(run.id) if v.type == "technical")
-    assert bot.click(technical.id, "up")[0] == 200
-    assert bot.click(technical.id, "up", user="U0002")[0] == 200
+    for user in (USER, "U0002", "U0003", "U0004", "U0005"):  # enough votes to be ranked
+        assert bot.click(technical.id, "up", user=user)[0] == 200
     # A run whose thread is gone (chat.getPermalink fails), one still planning with no message yet,
     # someone else's run and a run in another workspace.
     (gone,) = make_run(bot.store, [("formal", "done")], team=TEAM, channel=CHANNEL, user=USER,
@@ -75,9 +76,10 @@ def test_home_tab_shows_the_scoreboard_and_my_runs_linked_to_their_threads(bot: 
     texts = section_texts(view["blocks"])
     workspace = next(t for t in texts if t.startswith("*This workspace*"))
     assert workspace.splitlines()[1:] == [
-        "1. *Technical*: net +2 · first place 100% · 2 votes (2 👍, 0 👎)",
-        "2. *Formal*: net -1 · first place 100% · 1 vote (0 👍, 1 👎)",
+        "1. *Technical*: 100% 👍 (57-100%), 5 votes · first place 100%",
+        "• *Formal*: not enough votes yet (1 of 5 votes)",
     ]
+    assert any(t.startswith(RANKING_NOTE) for t in texts)  # what the numbers mean
     assert any(t.startswith("4 runs this week · ") for t in texts)  # the workspace's, not only mine
 
     thread = "https://test.slack.com/archives/{}/p{}".format(CHANNEL, run.message_ts.replace(".", ""))

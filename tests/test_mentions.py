@@ -134,8 +134,10 @@ def test_a_mention_naming_no_approach_writes_one_new_variation_that_follows_it(b
     # It is voted on like any variation, and the run still counts the three approaches it planned.
     assert bot.click(new.id, "up")[0] == 200
     assert bot.slack.wait_for(lambda: buttons(bot.slack.message(CHANNEL, new.message_ts))["vote_up"] == "👍 1")
+    for user in ("U0002", "U0003", "U0004", "U0005"):  # enough votes to be named the leader
+        assert bot.click(new.id, "up", user=user)[0] == 200
     done = bot.slack.wait_for(lambda: (m := bot.slack.message(CHANNEL, parent["ts"])) and "Leading" in texts(m) and m)
-    assert "✅ Done: 3 variations" in texts(done) and "💬 *Follow-up* (+1)" in texts(done)
+    assert "✅ Done: 3 variations" in texts(done) and "💬 *Follow-up*, 100% 👍 (57-100%), 5 votes" in texts(done)
 
 
 def test_a_mention_while_the_run_is_written_or_without_text_only_explains(bot: Bot) -> None:

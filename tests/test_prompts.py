@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from orchestrator.events import TeamRecord, TypeVotes
 from orchestrator.parsing import Approach, parse_plan
 from orchestrator.prompts import orchestrator_prompt, worker_prompt
 
@@ -35,3 +36,12 @@ def test_user_text_with_tags_and_braces_cannot_change_the_structure() -> None:
 def test_approach_count_is_asked_for() -> None:
     assert "into 2-5 distinct approaches" in orchestrator_prompt("Write", {})
     assert "into exactly 3 distinct approaches" in orchestrator_prompt("Write", {}, min_tasks=3, max_tasks=3)
+
+
+def test_the_teams_record_reaches_the_plan_before_its_format() -> None:
+    record = TeamRecord(workspace=(TypeVotes("technical", 9, 3),), channel=(TypeVotes("playful", 4, 0),))
+    plan = orchestrator_prompt("Write", {"tone": "warm"}, record=record)
+    assert plan.index("</context>") < plan.index("<team_record>") < plan.index("<analysis>")
+    assert '<this_channel>\n<approach_type up="4" down="0">playful</approach_type>\n</this_channel>' in plan
+    assert '<this_workspace>\n<approach_type up="9" down="3">technical</approach_type>\n</this_workspace>' in plan
+    assert "<team_record>" not in orchestrator_prompt("Write", {})

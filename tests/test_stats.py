@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.home import MAX_BLOCKS, NO_VOTES, home_view, stats_message
+from bot.home import MAX_BLOCKS, NO_VOTES, RANKING_NOTE, home_view, stats_message
 from bot.stats import RecentRun, Stats, TypeStats, recent_runs, stats
 from bot.store import VOTE_VALUES as VOTES
 from bot.store import Store
@@ -71,8 +71,9 @@ def test_channel_scope(store: Store) -> None:
         tokens_all_time=370,
         types=[
             TypeStats("technical", variations=3, up=4, down=1, net=3, firsts=1.5, first_share=0.5),
-            TypeStats("practical", variations=1, up=0, down=0, net=0, firsts=0.0, first_share=0.0),
+            # too few votes to rank (3 of 5): after the ranked, before the unvoted
             TypeStats("lifestyle", variations=3, up=1, down=2, net=-1, firsts=1.5, first_share=0.5),
+            TypeStats("practical", variations=1, up=0, down=0, net=0, firsts=0.0, first_share=0.0),
         ],
     )
 
@@ -83,15 +84,15 @@ def test_other_channel_counts_old_runs_in_votes_but_not_in_this_week(store: Stor
         runs_this_week=1,
         tokens_this_week=10,
         tokens_all_time=2010,
-        types=[
-            TypeStats("technical", variations=1, up=0, down=0, net=0, firsts=0.0, first_share=0.0),
-            TypeStats("lifestyle", variations=1, up=0, down=1, net=-1, firsts=1.0, first_share=1.0),
+        types=[  # none with enough votes to rank: most votes first
             TypeStats("practical", variations=2, up=0, down=2, net=-2, firsts=0.0, first_share=0.0),
+            TypeStats("lifestyle", variations=1, up=0, down=1, net=-1, firsts=1.0, first_share=1.0),
+            TypeStats("technical", variations=1, up=0, down=0, net=0, firsts=0.0, first_share=0.0),
         ],
     )
 
 
-def test_workspace_scope_ranks_equal_net_by_first_place_share(store: Store) -> None:
+def test_workspace_scope_ranks_the_type_with_enough_votes_then_the_others_by_votes(store: Store) -> None:
     assert stats(store, "T1") == Stats(
         scope_label="This workspace",
         runs_this_week=4,
@@ -99,7 +100,7 @@ def test_workspace_scope_ranks_equal_net_by_first_place_share(store: Store) -> N
         tokens_all_time=2380,
         types=[
             TypeStats("technical", variations=4, up=4, down=1, net=3, firsts=1.5, first_share=0.5),
-            # both at -2: lifestyle took 2.5 first places in the 4 voted runs it was in, practical none
+            # both too few to rank (4 and 2 votes of 5): the one with more votes first
             TypeStats("lifestyle", variations=4, up=1, down=3, net=-2, firsts=2.5, first_share=0.625),
             TypeStats("practical", variations=3, up=0, down=2, net=-2, firsts=0.0, first_share=0.0),
         ],
@@ -237,14 +238,15 @@ def test_stats_message_lists_each_scope(store: Store) -> None:
     channel, workspace = (t for t in texts if t.startswith("*This "))
     assert channel.splitlines() == [
         "*This channel*",
-        "1. *Technical*: net +3 · first place 50% · 5 votes (4 👍, 1 👎)",
-        "2. *Lifestyle*: net -1 · first place 50% · 3 votes (1 👍, 2 👎)",  # practical has no votes: not listed
+        "1. *Technical*: 80% 👍 (38-96%), 5 votes · first place 50%",
+        "• *Lifestyle*: not enough votes yet (3 of 5 votes)",  # practical has no votes: not listed
     ]
     assert workspace.splitlines()[1:] == [
-        "1. *Technical*: net +3 · first place 50% · 5 votes (4 👍, 1 👎)",
-        "2. *Lifestyle*: net -2 · first place 62% · 4 votes (1 👍, 3 👎)",
-        "3. *Practical*: net -2 · first place 0% · 2 votes (0 👍, 2 👎)",
+        "1. *Technical*: 80% 👍 (38-96%), 5 votes · first place 50%",
+        "• *Lifestyle*: not enough votes yet (4 of 5 votes)",
+        "• *Practical*: not enough votes yet (2 of 5 votes)",
     ]
+    assert RANKING_NOTE in texts
     assert "3 runs this week · 370 tokens this week · 370 all time" in texts
     assert "4 runs this week · 380 tokens this week · 2,380 all time" in texts
     assert message["text"] == "Variations stats: technical leads"
@@ -257,9 +259,23 @@ def test_no_votes_gives_a_nudge() -> None:
     assert "1 run this week · 5 tokens this week · 5 all time" in texts
 
 
+def test_one_click_on_a_new_type_is_not_ranked_above_nine_to_three() -> None:
+    old = TypeStats("technical", 4, up=9, down=3, net=6, firsts=2.0, first_share=0.5)
+    new = TypeStats("storytelling", 1, up=1, down=0, net=1, firsts=1.0, first_share=1.0)
+    message = stats_message(Stats("This channel", 0, 0, 0, [new, old]), Stats("This workspace", 0, 0, 0, [new]))
+    channel, workspace = (t for t in section_texts(message["blocks"]) if t.startswith("*This "))
+    assert channel.splitlines()[1:] == [
+        "1. *Technical*: 75% 👍 (47-91%), 12 votes · first place 50%",
+        "• *Storytelling*: not enough votes yet (1 of 5 votes)",
+    ]
+    assert workspace.splitlines()[1:] == ["• *Storytelling*: not enough votes yet (1 of 5 votes)"]
+    assert message["text"] == "Variations stats: not enough votes yet"  # the workspace has no leader yet
+
+
 def test_model_text_is_escaped_and_everything_fits_slack_limits() -> None:
     nasty = "<!channel> & <@U123> " + "x" * 5000
-    types = [TypeStats(f"{nasty}{i}", 1, 10 - i, 0, 10 - i, 1.0, 1.0) for i in range(100)]
+    ups = [100 - i if i < 50 else i % 4 + 1 for i in range(100)]  # half with enough votes, half without
+    types = [TypeStats(f"{nasty}{i}", 1, up, 0, up, 1.0, 1.0) for i, up in enumerate(ups)]
     big = Stats("This workspace", 10**6, 10**12, 10**13, types)
     link = "https://x.slack.com/archives/C1/p12"
     runs = [(RecentRun(i, nasty, NOW.isoformat(), "done", "C1", "1.2"), link) for i in range(80)]
@@ -273,7 +289,7 @@ def test_model_text_is_escaped_and_everything_fits_slack_limits() -> None:
             if block["type"] == "section":
                 assert len(block["text"]["text"]) <= 3000
     listed = section_texts(stats_message(big, big)["blocks"])[1]
-    assert len(listed.splitlines()) == 1 + 5  # the label and the top five
+    assert len(listed.splitlines()) == 1 + 5 + 5  # the label, the top five ranked and five of those too few
 
 
 def test_only_https_permalinks_become_links() -> None:
@@ -304,19 +320,52 @@ def test_stats_command_answers_privately_for_the_channel_and_the_workspace(bot: 
     texts = answer_texts(bot, "stats", "here")
     channel = next(t for t in texts if t.startswith("*This channel*"))
     workspace = next(t for t in texts if t.startswith("*This workspace*"))
-    assert channel.splitlines()[1] == "1. *Technical*: net +3 · first place 50% · 5 votes (4 👍, 1 👎)"
-    assert workspace.splitlines()[3] == "3. *Practical*: net -2 · first place 0% · 2 votes (0 👍, 2 👎)"
+    assert channel.splitlines()[1] == "1. *Technical*: 80% 👍 (38-96%), 5 votes · first place 50%"
+    assert workspace.splitlines()[3] == "• *Practical*: not enough votes yet (2 of 5 votes)"
     assert "3 runs this week · 370 tokens this week · 370 all time" in texts
     assert "4 runs this week · 380 tokens this week · 2,380 all time" in texts
     # Asked from the other channel, "this channel" changes and the workspace does not.
     texts = answer_texts(bot, " STATS ", "there", channel_id="C0002")
     channel = next(t for t in texts if t.startswith("*This channel*"))
     assert channel.splitlines()[1:] == [
-        "1. *Lifestyle*: net -1 · first place 100% · 1 vote (0 👍, 1 👎)",
-        "2. *Practical*: net -2 · first place 0% · 2 votes (0 👍, 2 👎)",
+        "• *Practical*: not enough votes yet (2 of 5 votes)",
+        "• *Lifestyle*: not enough votes yet (1 of 5 votes)",
     ]
     assert "4 runs this week · 380 tokens this week · 2,380 all time" in texts
     assert bot.slack.messages() == [] and bot.claude.prompts() == []  # no run started, nothing posted
+
+
+def test_votes_clicked_in_slack_rank_by_the_share_they_make_sure_of_not_by_net(bot: Bot) -> None:
+    """Crafted votes, each a click on a button: 9 👍 3 👎 (net +6, one type spelled two ways in two runs)
+    ranks above 14 👍 7 👎 (net +7) and 4 👍 1 👎 (80%, but only 5 votes); a new type's one or two 👍 are
+    not ranked at all."""
+    story, lifestyle = make_run(bot.store, [("Storytelling", "done"), ("lifestyle", "done")], team=TEAM,
+                                channel=CHANNEL)  # fmt: skip
+    story_again, practical = make_run(bot.store, [("storytelling  ", "done"), ("Practical", "done")], team=TEAM,
+                                      channel=CHANNEL)  # fmt: skip
+    bold, humorous = make_run(bot.store, [("Bold claim", "done"), ("humorous", "done")], team=TEAM,
+                              channel=CHANNEL, ago=timedelta(minutes=5))  # fmt: skip
+    crafted = {
+        story: (6, 2),
+        story_again: (3, 1),
+        lifestyle: (14, 7),
+        practical: (4, 1),
+        bold: (1, 0),
+        humorous: (2, 0),
+    }
+    for variation_id, (up, down) in crafted.items():
+        for i in range(up + down):
+            assert bot.click(variation_id, "up" if i < up else "down", user=f"U9{i:03d}")[0] == 200
+    texts = answer_texts(bot, "stats", "ranked")
+    channel = next(t for t in texts if t.startswith("*This channel*"))
+    assert channel.splitlines()[1:] == [
+        "1. *Storytelling*: 75% 👍 (47-91%), 12 votes · first place 0%",
+        "2. *Lifestyle*: 67% 👍 (45-83%), 21 votes · first place 100%",
+        "3. *Practical*: 80% 👍 (38-96%), 5 votes · first place 100%",
+        "• *Humorous*: not enough votes yet (2 of 5 votes)",
+        "• *Bold claim*: not enough votes yet (1 of 5 votes)",
+    ]
+    assert RANKING_NOTE in texts
 
 
 def test_stats_command_without_votes_says_how_to_get_some(bot: Bot) -> None:
