@@ -194,7 +194,9 @@ def listen_socket_mode(settings: Settings, services: Services) -> Callable[[], N
     """Connect to Slack in Socket Mode (bot/socket_mode.py: with which client, and why); returns how to
     disconnect. Tests connect this way too."""
     assert settings.slack_app_token is not None
-    socket_mode = SocketMode(services.app, settings.slack_app_token, settings.slack_api_url)
+    socket_mode = SocketMode(
+        services.app, settings.slack_app_token, settings.slack_api_url, ack_first=services.ack_first
+    )
     try:
         socket_mode.connect()
     except SlackApiError as error:

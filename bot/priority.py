@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -40,19 +41,25 @@ class AckFirst:
                     return
                 self._quiet.wait(min(self.settle - quiet_for, deadline - now))
 
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Count a request as being answered while inside (an HTTP request, a Socket Mode envelope)."""
+        with self._quiet:
+            self._answering += 1
+        try:
+            yield
+        finally:
+            with self._quiet:
+                self._answering -= 1
+                if self._answering == 0:
+                    self._last_answered = time.monotonic()
+                    self._quiet.notify_all()
+
     def wsgi(self, app: WSGIApp) -> WSGIApp:
         """`app`, counting the requests it is answering."""
 
         def counted(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-            with self._quiet:
-                self._answering += 1
-            try:
+            with self.answering():
                 return app(environ, start_response)
-            finally:
-                with self._quiet:
-                    self._answering -= 1
-                    if self._answering == 0:
-                        self._last_answered = time.monotonic()
-                        self._quiet.notify_all()
 
         return counted

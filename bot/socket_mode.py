@@ -29,6 +29,8 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.priority import AckFirst
+
 # Envelopes answered at once, as the HTTP server's 16 request threads: a listener holds one for
 # milliseconds (it makes no Slack call before its ack) unless SQLite's write lock makes a click wait.
 CONCURRENCY = 16
@@ -48,21 +50,33 @@ class LinkError(Exception):
 class _Handler(SocketModeHandler):
     """Bolt's `websockets` adapter, answering each envelope on a pool thread instead of on the event loop."""
 
-    def __init__(self, app: App, app_token: str, web_client: AsyncWebClient, pool: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, app: App, app_token: str, web_client: AsyncWebClient, pool: ThreadPoolExecutor, ack_first: AckFirst
+    ) -> None:
         super().__init__(app, app_token, web_client=web_client, ping_interval=PING_INTERVAL)
         self.pool = pool
+        self.ack_first = ack_first
 
     async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
         start = time.time()
-        response = await asyncio.get_running_loop().run_in_executor(self.pool, run_bolt_app, self.app, req)
-        await send_async_response(client, req, response, start)
+        with self.ack_first.answering():  # runs wait for the acks of a burst here too, as over HTTP
+            response = await asyncio.get_running_loop().run_in_executor(self.pool, run_bolt_app, self.app, req)
+            await send_async_response(client, req, response, start)
 
 
 class SocketMode:
     """The app's Socket Mode connection. `connect()` opens it or raises why not (SlackApiError when Slack
     refuses the app token, LinkError when Slack cannot be reached); `close()` ends it."""
 
-    def __init__(self, app: App, app_token: str, api_url: str, *, concurrency: int = CONCURRENCY) -> None:
+    def __init__(
+        self,
+        app: App,
+        app_token: str,
+        api_url: str,
+        *,
+        ack_first: AckFirst | None = None,
+        concurrency: int = CONCURRENCY,
+    ) -> None:
         self.api_url = api_url
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="socket-mode")
         self._loop = asyncio.new_event_loop()
@@ -70,7 +84,8 @@ class SocketMode:
         self._thread.start()
 
         async def make() -> _Handler:  # the client starts its tasks as it is built: on the loop
-            return _Handler(app, app_token, AsyncWebClient(base_url=api_url, timeout=30), self._pool)
+            client = AsyncWebClient(base_url=api_url, timeout=30)
+            return _Handler(app, app_token, client, self._pool, ack_first or AckFirst())
 
         self._handler = self._run(make())
 

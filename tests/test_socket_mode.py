@@ -9,6 +9,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,6 +134,33 @@ def test_vote_click_is_acked_and_stored(bot: SocketBot) -> None:
     clicks = [(r["user_id"], r["value"], r["variation_id"]) for r in bot.store.db["feedback"].rows]
     assert clicks == [("U0002", "up", 1)]  # in the database before the ack went out
     bot.slack.wait_for(lambda: buttons(bot.slack.message(CHANNEL, message_ts))["vote_up"] == "👍 1")
+
+
+def test_runs_wait_for_envelopes_being_answered(bot: SocketBot, services: Services, settings: Settings) -> None:
+    """Acks first in Socket Mode too: work after the ack waits while an envelope is being answered."""
+    bot.slack.ack(bot.slack.command("Write a tagline"))
+    bot.wait_run(1)
+    message_ts = bot.store.variation(1).message_ts
+    assert message_ts is not None
+    services.ack_first.max_wait = 30  # so only the envelope's answer can end the wait
+    locker = sqlite3.connect(settings.db_path, isolation_level=None, check_same_thread=False)
+    locker.execute("BEGIN IMMEDIATE")  # the click waits for the write lock: its envelope is being answered
+    try:
+        click = bot.slack.interactive(vote(bot.slack, 1, message_ts, "U0002"))
+        time.sleep(1.0)  # setup, not a measure: the click reaches its listener, which waits for the lock
+        acks_when_quiet: list[int] = []
+        waiter = threading.Thread(
+            target=lambda: (services.ack_first.wait_quiet(), acks_when_quiet.append(len(bot.slack.acks())))
+        )
+        waiter.start()
+        threading.Timer(0.3, lambda: locker.execute("ROLLBACK")).start()
+        waiter.join(timeout=20)
+    finally:
+        if locker.in_transaction:
+            locker.execute("ROLLBACK")
+        locker.close()
+    bot.slack.ack(click)
+    assert acks_when_quiet == [2]  # the command's and the click's: the wait ended only once it was acked
 
 
 def test_app_home_opened_is_acked_and_the_home_tab_published(bot: SocketBot) -> None:
