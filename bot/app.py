@@ -16,6 +16,7 @@ from slack_sdk.http_retry.handler import RetryHandler
 
 from bot import logs
 from bot.admission import Admission, InFlight, Limits
+from bot.closing import Closer
 from bot.config import Settings
 from bot.delivery import Delivery
 from bot.followups import FollowUps
@@ -135,6 +136,7 @@ def create_app(
     refresher: VoteRefresher,
     after_ack: ThreadPoolExecutor,
     metrics: Metrics,
+    closer: Closer,
     installations: Installations | None = None,
 ) -> App:
     """The Bolt app with its listeners. Request signatures are verified in HTTP mode. With `installations`
@@ -157,7 +159,7 @@ def create_app(
     later = Later(after_ack, quiet=runner.ack_first.wait_quiet)
     commands.register(app, runner, store, later, settings.max_task_chars)
     forms.register(app, runner, settings.max_task_chars)
-    actions.register(app, store, runner, refresher, later, metrics)
+    actions.register(app, store, runner, refresher, later, metrics, closer)
     home.register(app, store)
     mentions.register(app, runner, store, later, settings.max_task_chars)
     shortcuts.register(app, later, settings.max_task_chars)
@@ -208,11 +210,14 @@ def build(
         retry_after_cap=outbox.policy.retry_after_cap,
         metrics=metrics,
     )
-    delivery = Delivery(store, metrics, streams)
+    delivery = Delivery(store, metrics, streams, settings.prices)
     memory = TeamMemory(store, enabled=settings.team_memory)
     reporter = Reporter(engine, store, slack_for, outbox, in_flight, metrics, delivery, memory)
     followups = FollowUps(engine, store, slack_for, outbox, delivery, in_flight)
-    recovery = Recovery(store, slack_for, outbox, delivery, in_flight, beat=heartbeat, stale_after=stale_after)
+    closer = Closer(store, outbox, settings.voting_hours)
+    recovery = Recovery(
+        store, slack_for, outbox, delivery, in_flight, beat=heartbeat, stale_after=stale_after, closer=closer
+    )
     admission = Admission(Limits(per_user=settings.max_runs_per_user, per_workspace=settings.max_runs_per_workspace))
     ack_first = AckFirst()
     runner = Runner(reporter, followups, recovery, admission, runs, ack_first)
@@ -226,6 +231,7 @@ def build(
         after_ack=after_ack,
         metrics=metrics,
         installations=installations,
+        closer=closer,
     )
     recovery.start()  # once the app could be built (Bolt checks the bot token): nothing to recover otherwise
     return Services(app, runner, store, outbox, ack_first, runs, workers, after_ack, metrics, streams)

@@ -24,6 +24,7 @@ from bot.kit import (
     section,
 )
 from bot.markdown import render, split_markdown
+from bot.pricing import money
 from bot.ranking import MIN_VOTES, NOT_ENOUGH, Ranked, leaders
 from bot.rows import RunRow, RunStatus, Tally, VariationRow
 from bot.text import escape, split_text, truncate_plain
@@ -37,6 +38,7 @@ VOTE_DOWN = "vote_down"
 REGENERATE = "regenerate"
 RETRY = "retry"
 SYNTHESIZE = "synthesize"
+CLOSE_VOTING = "close_voting"
 
 
 @dataclass(frozen=True)
@@ -49,17 +51,21 @@ class Progress:
     failed: int = 0
     seconds: float | None = None
     tokens: int | None = None
+    cost: float | None = None  # in dollars, of the calls `tokens` counts; None: unknown (a model without a price)
     error: str | None = None
     unshown: int = 0  # written, but Slack took none of their messages (the text is in the database)
 
 
 def status_line(progress: Progress) -> str:
-    """One mrkdwn line: what is happening now, and how long and how many tokens it took once done."""
+    """One mrkdwn line: what is happening now, and how long, how many tokens and how many dollars it took
+    once done."""
     cost = ""
     if progress.seconds is not None:
         cost += f" · {progress.seconds:.1f}s"
     if progress.tokens:
         cost += f" · {progress.tokens:,} tokens"
+        if progress.cost is not None:
+            cost += f" · {money(progress.cost)}"
     if progress.phase == RunStatus.PLANNING:
         return "⏳ Planning approaches…"
     if progress.phase == RunStatus.RUNNING:
@@ -96,9 +102,12 @@ def parent_message(
     *,
     leader: str | None = None,
     synthesize_run: int | None = None,
+    close_run: int | None = None,
+    closed: bool = False,
 ) -> Message:
     """The channel message a run hangs its thread on: who asked, the request, its context, the status,
-    the leading approach once votes come in, and (with `synthesize_run`) the button to combine them."""
+    the leading approach once votes come in, and (with `synthesize_run`) the button to combine them, (with
+    `close_run`) the requester's button to close the voting; `closed` says the voting has closed."""
     blocks: list[Block] = [section(f"<@{user_id}> asked for variations:")]
     blocks += [section(_quote(chunk)) for chunk in split_text(escape(task.strip()), SECTION_LIMIT - 200)]
     if context:
@@ -107,9 +116,15 @@ def parent_message(
     blocks.append(context_block(status_line(progress)))
     if leader:
         blocks.append(section(leader))
+    if closed:
+        blocks.append(context_block("🔒 Voting has closed: the verdict is in the thread"))
+    run_buttons = []
     if synthesize_run is not None:
-        synthesize = button(SYNTHESIZE, "🧩 Synthesize the best", str(synthesize_run))
-        blocks.append(actions(f"run-{synthesize_run}", synthesize))
+        run_buttons.append(button(SYNTHESIZE, "🧩 Synthesize the best", str(synthesize_run)))
+    if close_run is not None:
+        run_buttons.append(button(CLOSE_VOTING, "🔒 Close voting", str(close_run)))
+    if run_buttons:
+        blocks.append(actions(f"run-{synthesize_run or close_run}", *run_buttons))
     return {"text": fallback(f"Variations: {task.strip()}"), "blocks": blocks}
 
 
@@ -144,6 +159,7 @@ def stored_progress(run: RunRow, variations: Sequence[VariationRow]) -> Progress
         failed=sum(not v.written for v in planned),
         seconds=run.seconds,
         tokens=run.tokens,
+        cost=run.cost_usd,
         error="no approaches could be planned" if run.status == RunStatus.FAILED and not planned else None,
         unshown=sum(v.written and not v.message_ts for v in planned),
     )
@@ -155,6 +171,7 @@ def run_parent_message(
     """`parent_message` for a stored run: live `progress` while it runs, else its stored outcome; the
     leader, and the synthesize button once at least two variations were written."""
     can_synthesize = run.status.finished and sum(v.written for v in variations) >= 2
+    can_close = run.status.finished and not run.voting_closed and any(v.written for v in variations)
     return parent_message(
         run.user_id,
         run.task,
@@ -162,6 +179,8 @@ def run_parent_message(
         progress or stored_progress(run, variations),
         leader=leader_line(variations, tallies),
         synthesize_run=run.id if can_synthesize else None,
+        close_run=run.id if can_close else None,
+        closed=run.voting_closed,
     )
 
 
@@ -250,9 +269,10 @@ def variation_messages(
     down: int = 0,
     footnote: str | None = None,
     note: str | None = None,
+    closed: bool = False,
 ) -> list[Message]:
     """One variation as one message or, when long, several (one markdown block of at most Slack's 12,000
-    characters each); the vote buttons go on the last one.
+    characters each); the vote buttons go on the last one, or (`closed`) the final counts without buttons.
 
     Deterministic for the same input, so a vote can rebuild exactly the message that holds its buttons.
     """
@@ -264,7 +284,10 @@ def variation_messages(
         blocks = [section(truncate_plain(heading, SECTION_LIMIT))] + ([markdown(page)] if page else [])
         messages.append({"text": fallback(f"{approach.type}: {text}"), "blocks": blocks})
     last = messages[-1]["blocks"]
-    last.append(vote_buttons(variation_id, up, down))
+    if closed:
+        last.append(context_block(f"👍 {up} · 👎 {down} · 🔒 Voting has closed"))
+    else:
+        last.append(vote_buttons(variation_id, up, down))
     if footnote:
         last.append(context_block(escape(footnote)))
     return messages
@@ -284,8 +307,8 @@ def footnote(row: VariationRow) -> str | None:
     return " · ".join(parts) or None
 
 
-def stored_variation_messages(row: VariationRow, tally: Tally = NO_VOTES) -> list[Message]:
-    """`variation_messages` for a stored variation (built again on every vote)."""
+def stored_variation_messages(row: VariationRow, tally: Tally = NO_VOTES, *, closed: bool = False) -> list[Message]:
+    """`variation_messages` for a stored variation (built again on every vote); `closed`: its run's voting."""
     return variation_messages(
         row.id,
         row.shown_position,
@@ -295,7 +318,34 @@ def stored_variation_messages(row: VariationRow, tally: Tally = NO_VOTES) -> lis
         down=tally.down,
         footnote=footnote(row),
         note=row.instruction,
+        closed=closed,
     )
+
+
+def verdict_message(variations: Sequence[VariationRow], tallies: Mapping[int, Tally]) -> Message:
+    """Said in the thread when a run's voting closes: the winner by `bot.ranking`'s rule (none without
+    enough votes) and every written variation ranked by the same rule, best first."""
+    written = [v for v in variations if v.written]
+
+    def ranked(v: VariationRow) -> Ranked:
+        tally = tallies.get(v.id, NO_VOTES)
+        return Ranked(tally.up, tally.down)
+
+    def title(v: VariationRow) -> str:
+        return approach_title(v.shown_position, v.approach, v.instruction)
+
+    winners = leaders(written, ranked)
+    if len(winners) == 1:
+        headline = f"🏆 Winner: {title(winners[0])}, {ranked(winners[0]).describe()}"
+    elif winners:
+        headline = f"🤝 Tied winners: {' and '.join(title(v) for v in winners)}, each {ranked(winners[0]).describe()}"
+    else:
+        headline = f"No winner: {NOT_ENOUGH} (it takes {MIN_VOTES} on one variation)"
+    order = sorted(written, key=lambda v: ranked(v).order)
+    lines = [f"#{rank} {title(v)}: {ranked(v).describe()}" for rank, v in enumerate(order, start=1)]
+    blocks: list[Block] = [section("🔒 *Voting has closed*"), section(truncate_plain(headline, SECTION_LIMIT))]
+    blocks += [section(chunk) for chunk in split_text("\n".join(lines), SECTION_LIMIT)]
+    return {"text": fallback("Voting has closed"), "blocks": blocks}
 
 
 def stored_failed_message(row: VariationRow, reason: str) -> Message:
@@ -354,6 +404,7 @@ ideas only, without them.
 *In the thread*
 👍 / 👎 vote (the same button again takes the vote back) · ♻️ writes a new version of one approach, \
 optionally with an instruction like "shorter" · 🧩 on the request combines the best-voted variations · \
+🔒 on the request (yours) closes the voting and posts the verdict · \
 `@Variations make the technical one shorter` writes a new version of the approach it names (by type or \
 number), or one more variation that follows what you say.
 

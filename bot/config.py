@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from bot.pricing import DEFAULT_PRICES, Prices
 from orchestrator.settings import models_from_env
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -40,6 +41,8 @@ class Settings:
     slack_redirect_uri: str | None = None
     stream_channels: bool = False  # Slack's native streaming in channels too (it always serves DMs)
     team_memory: bool = True  # the team's votes on earlier approach types reach the orchestrator's prompt
+    prices: Prices = DEFAULT_PRICES  # $ per million tokens per model: each run's cost
+    voting_hours: float | None = None  # voting closes by itself this long after a run finished
 
     @property
     def socket_mode(self) -> bool:
@@ -106,6 +109,13 @@ class Settings:
         team_memory = (get("VARIATIONS_TEAM_MEMORY") or "on").lower()
         if team_memory not in ("on", "off"):
             raise ConfigError(f"VARIATIONS_TEAM_MEMORY must be on or off, got {team_memory!r}")
+        try:
+            prices = DEFAULT_PRICES.overridden(get("VARIATIONS_PRICES") or "")
+        except ValueError as error:
+            raise ConfigError(
+                f"VARIATIONS_PRICES must be model=input/output in $ per million tokens, comma separated "
+                f"(e.g. claude-sonnet-4-6=3/15,claude-haiku-4-5=1/5): {error}"
+            ) from None
         return cls(
             slack_bot_token=bot_token if client_id is None else None,  # OAuth: the installations' tokens
             slack_signing_secret=signing_secret or "",
@@ -129,4 +139,6 @@ class Settings:
             slack_redirect_uri=redirect_uri,
             stream_channels=stream_channels == "on",
             team_memory=team_memory == "on",
+            prices=prices,
+            voting_hours=positive("VARIATIONS_VOTING_HOURS", 0.0, float) or None,
         )

@@ -16,6 +16,7 @@ from collections.abc import Hashable
 from bot.blocks import Progress, stored_failed_message, stored_variation_messages
 from bot.metrics import Metrics
 from bot.outbox import Kind
+from bot.pricing import DEFAULT_PRICES, Prices
 from bot.render import stored_parent
 from bot.rows import VariationStatus
 from bot.store import Store, now
@@ -29,10 +30,13 @@ log = logging.getLogger(__name__)
 
 
 class Delivery:
-    def __init__(self, store: Store, metrics: Metrics, streams: Streams | None = None) -> None:
+    def __init__(
+        self, store: Store, metrics: Metrics, streams: Streams | None = None, prices: Prices = DEFAULT_PRICES
+    ) -> None:
         self.store = store
         self.metrics = metrics
         self.streams = streams  # the second delivery path, where it serves (None: rewrites only)
+        self.prices = prices  # what the calls stored here cost, and (bot.reporter) the runs'
 
     def open_stream(
         self, slack: SlackThread, recipient: str, position: int | None, approach: Approach, note: str | None = None
@@ -68,6 +72,7 @@ class Delivery:
             seconds=result.seconds,
             input_tokens=result.usage.input_tokens,
             output_tokens=result.usage.output_tokens,
+            cost_usd=self.cost(result.model, result.usage),
             stop_reason=result.stop_reason,
             finished_at=now(),
         )
@@ -93,6 +98,10 @@ class Delivery:
         """Rewrite the parent: with `progress` while the run goes on, else its stored outcome."""
         build = functools.partial(stored_parent, self.store, slack.run_id, progress)
         slack.update(slack.ts, lambda: [build()], kind)
+
+    def cost(self, model: str | None, usage: Usage) -> float | None:
+        """A call's cost in dollars by the price table; None for a model without a price."""
+        return self.prices.cost(model, usage.input_tokens, usage.output_tokens)
 
     def count_call(self, role: str, ok: bool, usage: Usage) -> None:
         self.metrics.model_calls.labels(role, "ok" if ok else "error").inc()

@@ -160,7 +160,9 @@ class FollowUps:
             result = write(row.position, on_reply)
             deliveries: list[Hashable] = []
             self.delivery.finish_variation(slack, row.id, result, ts, deliveries, stream)
-            self.store.add_run_tokens(slack.run_id, result.usage.input_tokens, result.usage.output_tokens)
+            usage = result.usage
+            cost = self.delivery.cost(result.model, usage)
+            self.store.add_run_tokens(slack.run_id, usage.input_tokens, usage.output_tokens, cost)
             self.outbox.wait(deliveries, timeout=self.outbox.policy.deadline)
             self.delivery.update_parent(slack, None, Kind.FINAL)
         finally:

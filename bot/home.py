@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.kit import MAX_BLOCKS, Block, Message, context_block, header, section
+from bot.pricing import money
 from bot.ranking import MIN_VOTES, NOT_ENOUGH
 from bot.rows import RunStatus
 from bot.stats import RecentRun, Stats, TypeStats
@@ -54,9 +55,13 @@ def type_line(rank: int | None, t: TypeStats) -> str:
 
 
 def usage_line(s: Stats) -> str:
-    """`3 runs this week · 12,345 tokens this week · 45,678 all time`."""
+    """`3 runs this week · 12,345 tokens this week · 45,678 all time`, then (when runs were priced)
+    ` · $1.23 this week · $45.67 in all`."""
     runs = _plural(s.runs_this_week, "run")
-    return f"{runs} this week · {s.tokens_this_week:,} tokens this week · {s.tokens_all_time:,} all time"
+    line = f"{runs} this week · {s.tokens_this_week:,} tokens this week · {s.tokens_all_time:,} all time"
+    if s.cost_all_time is not None:
+        line += f" · {money(s.cost_this_week or 0.0)} this week · {money(s.cost_all_time)} in all"
+    return line
 
 
 def stats_blocks(s: Stats, *, top: int = TOP_TYPES) -> list[Block]:

@@ -16,6 +16,7 @@ from collections.abc import Collection
 
 from bot.admission import InFlight
 from bot.blocks import interrupted_message, stored_failed_message
+from bot.closing import Closer
 from bot.delivery import Delivery
 from bot.outbox import Kind, Outbox, fixed
 from bot.rows import RunRow, VariationRow
@@ -40,7 +41,9 @@ class Recovery:
         *,
         beat: float = 10.0,
         stale_after: float = 45.0,
+        closer: Closer | None = None,
     ) -> None:
+        """`closer`: also closes, on each beat, the voting of runs past VARIATIONS_VOTING_HOURS."""
         self.store = store
         self.slack_for = slack_for
         self.outbox = outbox
@@ -48,6 +51,7 @@ class Recovery:
         self.in_flight = in_flight
         self.beat = beat
         self.stale_after = stale_after
+        self.closer = closer
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -109,6 +113,8 @@ class Recovery:
                 self.store.processes.beat()
                 self.recover()
                 self.store.processes.forget_gone(self.stale_after)  # their work was just marked
+                if self.closer is not None:
+                    self.closer.close_due()
             except sqlite3.Error as error:  # a full or broken disk: try again at the next beat
                 log.error("step=recovery_failed error=%s", error)
             except Exception:

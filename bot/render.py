@@ -16,8 +16,11 @@ def stored_parent(store: Store, run_id: int, progress: Progress | None = None) -
 
 def stored_counts(store: Store, variation_id: int) -> list[Message] | None:
     """The message holding a written variation's buttons, with its current counts; None while it is being
-    written (again), when its own final state brings the buttons."""
+    written (again), when its own final state brings the buttons. Once its run's voting has closed, the
+    final counts without buttons."""
     row = store.find_variation(variation_id)
     if row is None or row.status != VariationStatus.DONE:
         return None
-    return [stored_variation_messages(row, store.tally(variation_id))[-1]]
+    run = store.find_run(row.run_id)
+    closed = run is not None and run.voting_closed
+    return [stored_variation_messages(row, store.tally(variation_id), closed=closed)[-1]]

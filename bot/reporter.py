@@ -30,6 +30,7 @@ from bot.delivery import Delivery
 from bot.memory import TeamMemory
 from bot.metrics import Metrics
 from bot.outbox import Kind, Outbox, fixed
+from bot.pricing import total
 from bot.rows import RunStatus
 from bot.slack_client import SlackFor
 from bot.store import Store, now
@@ -81,6 +82,7 @@ class LiveRun:
     remembered: int = 0  # approach types of the team's record in the plan's prompt
     total: int = 0
     plan_tokens: int = 0
+    plan_cost: float | None = 0.0  # in dollars; None: the orchestrator's model has no price
     variation_ids: dict[int, int] = field(default_factory=dict)
     variation_ts: dict[int, str | None] = field(default_factory=dict)
     approaches: dict[int, Approach] = field(default_factory=dict)
@@ -277,6 +279,7 @@ class Reporter:
         )
         live.total = len(plan.approaches)
         live.plan_tokens = completion.usage.total
+        live.plan_cost = self.delivery.cost(completion.model, completion.usage)
         self.delivery.count_call("orchestrator", True, completion.usage)
         self.store.update_run(
             live.run_id,
@@ -284,6 +287,7 @@ class Reporter:
             plan_seconds=completion.seconds,
             input_tokens=completion.usage.input_tokens,
             output_tokens=completion.usage.output_tokens,
+            cost_usd=live.plan_cost,
         )
         final = analysis_message(plan.analysis, plan.approaches, cut_short=plan.cut_short, remembered=live.remembered)
         self._show_analysis(live, lambda: final, Kind.FINAL)
@@ -334,6 +338,10 @@ class Reporter:
             seconds=result.seconds,
             input_tokens=result.usage.input_tokens,
             output_tokens=result.usage.output_tokens,
+            cost_usd=total(
+                [self.delivery.cost(result.plan_completion.model, result.plan_completion.usage)]
+                + [self.delivery.cost(r.model, r.usage) for r in result.results]
+            ),
         )
         self._end(live)
 
@@ -388,6 +396,7 @@ class Reporter:
             failed=sum(not r.ok for r in live.results.values()),
             seconds=time.monotonic() - live.started,
             tokens=live.plan_tokens + sum(r.usage.total for r in live.results.values()),
+            cost=total([live.plan_cost] + [self.delivery.cost(r.model, r.usage) for r in live.results.values()]),
         )
 
 

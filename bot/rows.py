@@ -50,6 +50,10 @@ class MissingRow(LookupError):
     """A run or variation that is not (or no longer) in the database."""
 
 
+class VotingClosed(Exception):
+    """A click on a variation of a run whose voting has closed: it is not recorded."""
+
+
 @dataclass(frozen=True)
 class Tally:
     """A variation's current votes."""
@@ -95,8 +99,10 @@ class RunRow(_Row):
     seconds: float | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    cost_usd: float | None = None  # in US dollars, of every call the tokens count; None: a model without a price
     error: str | None = None
     owner: str | None = None
+    voting_closed_at: str | None = None  # when its voting closed (the requester, or VARIATIONS_VOTING_HOURS)
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Self:
@@ -113,6 +119,10 @@ class RunRow(_Row):
     @property
     def tokens(self) -> int:
         return (self.input_tokens or 0) + (self.output_tokens or 0)
+
+    @property
+    def voting_closed(self) -> bool:
+        return self.voting_closed_at is not None
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,7 @@ class VariationRow(_Row):
     seconds: float | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    cost_usd: float | None = None  # in US dollars; None: a model without a price
     stop_reason: str | None = None
     error: str | None = None
     regenerated_from: int | None = None

@@ -28,9 +28,11 @@ def create_schema(db: Database) -> None:
             "seconds": float,
             "input_tokens": int,
             "output_tokens": int,
+            "cost_usd": float,
             "error": str,
             "owner": str,
             "thread_ts": str,
+            "voting_closed_at": str,
         },
         pk="id",
         not_null={"team_id", "channel_id", "user_id", "task", "status", "created_at"},
@@ -52,6 +54,7 @@ def create_schema(db: Database) -> None:
             "seconds": float,
             "input_tokens": int,
             "output_tokens": int,
+            "cost_usd": float,
             "stop_reason": str,
             "error": str,
             "regenerated_from": int,
@@ -69,6 +72,9 @@ def create_schema(db: Database) -> None:
         ("variations", "owner", str),
         ("runs", "owner", str),
         ("runs", "thread_ts", str),
+        ("runs", "cost_usd", float),
+        ("variations", "cost_usd", float),
+        ("runs", "voting_closed_at", str),
     ):
         if column not in db.table(table).columns_dict:  # databases made before it
             db.table(table).add_column(column, kind)
@@ -106,10 +112,14 @@ def create_schema(db: Database) -> None:
     )
     scoreboard_is_new = create_scoreboard(db)
     for sql in (
-        # the scoreboard's runs this week and tokens, for a workspace and for a channel (covering)
-        "create index if not exists runs_team_time on runs (team_id, created_at, input_tokens, output_tokens)",
-        "create index if not exists runs_channel_time"
-        " on runs (team_id, channel_id, created_at, input_tokens, output_tokens)",
+        # the scoreboard's runs this week, tokens and cost, for a workspace and for a channel (covering);
+        # these replace runs_team_time and runs_channel_time, made before runs had a cost
+        "drop index if exists runs_team_time",
+        "drop index if exists runs_channel_time",
+        "create index if not exists runs_team_usage"
+        " on runs (team_id, created_at, input_tokens, output_tokens, cost_usd)",
+        "create index if not exists runs_channel_usage"
+        " on runs (team_id, channel_id, created_at, input_tokens, output_tokens, cost_usd)",
         "create index if not exists runs_team_user on runs (team_id, user_id)",  # a user's recent runs
         "create index if not exists votes_run on votes (run_id)",  # a run's tallies
         # the run a mention in a thread is about: its parent is the thread's root, or a reply in it
@@ -119,6 +129,8 @@ def create_schema(db: Database) -> None:
         # what is being written, for recovery: small, as almost every row is finished
         "create index if not exists runs_working on runs (status) where status in ('planning', 'running')",
         "create index if not exists variations_writing on variations (status) where status = 'writing'",
+        # finished runs whose voting is still open, for closing them after VARIATIONS_VOTING_HOURS
+        "create index if not exists runs_voting on runs (finished_at) where voting_closed_at is null",
     ):
         db.execute(sql)
     if scoreboard_is_new:

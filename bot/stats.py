@@ -17,7 +17,9 @@ Definitions (the README's "Stats and the Home tab" says the same in fewer words)
   interval on their share of 👍, then first-place share, then name; after them the types with fewer votes
   ("not enough votes yet"), most votes first, then the rest.
 - **Runs this week**: runs created in the last 7 days. **Tokens** are the runs' input plus output tokens
-  (orchestrator and workers), this week and all time.
+  (orchestrator and workers), this week and all time. **Cost** is the sum of the runs' `cost_usd`, priced
+  when they ran (`bot.pricing`); runs without a cost (a model without a price, or run before costs were
+  kept) are left out of it; None when no run in the scope has one.
 
 The store keeps each channel's sums of these numbers up to date (`run_share` is one run's part of them,
 see `Store`), so a scoreboard reads a few rows whatever the number of votes, on a read-only connection of
@@ -75,6 +77,8 @@ class Stats:
     tokens_this_week: int
     tokens_all_time: int
     types: list[TypeStats]
+    cost_this_week: float | None = None  # dollars
+    cost_all_time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -144,15 +148,15 @@ def stats(store: Store, team_id: str, channel_id: str | None = None, *, now: dat
     # julianday() reads any ISO 8601 form (with or without milliseconds or an offset), unlike a text compare;
     # the text compare with a day to spare (no offset is a day) only lets the index skip older runs.
     since = [(week_ago.astimezone(UTC) - timedelta(days=1)).date().isoformat(), week_ago.isoformat()]
-    tokens = "coalesce(sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), 0)"
+    tokens = "coalesce(sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), 0), sum(cost_usd)"
     store.refresh_scoreboard()
     with store.reader() as db:
-        runs_this_week, tokens_this_week = db.execute(
+        runs_this_week, tokens_this_week, cost_this_week = db.execute(
             f"select count(*), {tokens} from runs"
             f" where {scope} and created_at >= ? and julianday(created_at) >= julianday(?)",
             [*params, *since],
         ).fetchone()
-        (tokens_all_time,) = db.execute(f"select {tokens} from runs where {scope}", params).fetchone()
+        tokens_all_time, cost_all_time = db.execute(f"select {tokens} from runs where {scope}", params).fetchone()
         totals = db.execute(
             f"select type, sum(variations), sum(up), sum(down), sum(voted_runs) from type_totals where {scope}"
             " group by type having sum(variations) > 0",
@@ -183,6 +187,8 @@ def stats(store: Store, team_id: str, channel_id: str | None = None, *, now: dat
         tokens_this_week=tokens_this_week,
         tokens_all_time=tokens_all_time,
         types=types,
+        cost_this_week=cost_this_week,
+        cost_all_time=cost_all_time,
     )
 
 

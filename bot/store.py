@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from bot.connection import Connection, StoreError, explain, new_id, now
 from bot.processes import Processes
-from bot.rows import MissingRow, RunRow, RunStatus, Tally, VariationRow, VariationStatus
+from bot.rows import MissingRow, RunRow, RunStatus, Tally, VariationRow, VariationStatus, VotingClosed
 from bot.schema import create_schema
 from bot.scoreboard import is_stale, rebuild, rescored
 
@@ -124,13 +124,14 @@ class Store:
             else:
                 db.table("runs").update(run_id, fields)
 
-    def add_run_tokens(self, run_id: int, input_tokens: int, output_tokens: int) -> None:
-        """Count a follow-up call (synthesis, new version) in its run's token cost."""
+    def add_run_tokens(self, run_id: int, input_tokens: int, output_tokens: int, cost_usd: float | None) -> None:
+        """Count a follow-up call (synthesis, new version) in its run's tokens and cost (which stays
+        unknown, NULL, once any of its calls' is)."""
         with self._connection.write() as db:
             db.execute(
                 "update runs set input_tokens = coalesce(input_tokens, 0) + ?,"
-                " output_tokens = coalesce(output_tokens, 0) + ? where id = ?",
-                [input_tokens, output_tokens, run_id],
+                " output_tokens = coalesce(output_tokens, 0) + ?, cost_usd = cost_usd + ? where id = ?",
+                [input_tokens, output_tokens, cost_usd, run_id],
             )
 
     def run(self, run_id: int) -> RunRow:
@@ -153,6 +154,23 @@ class Store:
             [channel_id, team_id, thread_ts, thread_ts],
         )
         return self.find_run(found[0][0]) if found else None
+
+    def close_voting(self, run_id: int) -> bool:
+        """Close a run's voting; True for the one caller (of every process sharing the file) that closed
+        it, False when it was closed already."""
+        with self._connection.write() as db:
+            cursor = db.execute(
+                "update runs set voting_closed_at = ? where id = ? and voting_closed_at is null", [now(), run_id]
+            )
+            return cursor.rowcount == 1
+
+    def voting_due(self, finished_before: str) -> list[int]:
+        """Finished runs, finished before this moment, whose voting is still open (for VARIATIONS_VOTING_HOURS)."""
+        rows = self._connection.query(
+            "select id from runs where voting_closed_at is null and finished_at < ? and status in (?, ?)",
+            [finished_before, RunStatus.DONE, RunStatus.PARTIAL],
+        )
+        return [run_id for (run_id,) in rows]
 
     # variations
 
@@ -223,15 +241,21 @@ class Store:
         """Log the click and apply it: a new vote, a switch, or (same button again) a withdrawal.
 
         Log row, vote change, the scoreboard's totals and the counts read back are one transaction, so
-        concurrent clicks can neither lose a row nor see a half-applied vote.
+        concurrent clicks can neither lose a row nor see a half-applied vote. A click once the run's voting
+        has closed raises VotingClosed and is neither applied nor logged: the log is of the votes cast.
         """
         if value not in VOTE_VALUES:
             raise ValueError(f"unknown vote value {value!r}")
         with self._connection.write() as db:
-            found = db.execute("select run_id from variations where id = ?", [variation_id]).fetchone()
+            found = db.execute(
+                "select run_id, voting_closed_at from variations join runs on runs.id = run_id where variations.id = ?",
+                [variation_id],
+            ).fetchone()
             if found is None:
                 raise MissingRow(f"no variation {variation_id}")
-            (run_id,) = found
+            run_id, closed_at = found
+            if closed_at is not None:
+                raise VotingClosed(f"voting on run {run_id} closed at {closed_at}")
             at = now()
             with rescored(db, run_id):
                 db.table("feedback").insert(

@@ -85,7 +85,7 @@ def test_votes_put_the_leader_on_the_parent(bot: Bot) -> None:
 def test_synthesis_combines_the_top_voted_and_is_voted_on_like_a_variation(bot: Bot) -> None:
     bot.command("Write a tagline")
     parent, _ = run_thread(bot)
-    assert buttons(parent) == {"synthesize": "🧩 Synthesize the best"}
+    assert buttons(parent) == {"synthesize": "🧩 Synthesize the best", "close_voting": "🔒 Close voting"}
     bot.click(3, "up", user="U1")
     bot.click(1, "up", user="U2")
     bot.click(1, "up", user="U3")

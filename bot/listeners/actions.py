@@ -1,7 +1,8 @@
 """Buttons: 👍/👎 log a click and queue a refresh of the counts, ♻️ opens the "new version" form, 🧩 starts
-a synthesis, 🔁 retries a failed approach. Each is acknowledged without any Slack call: what must be said
-back (an ephemeral note, the form) is sent after the ack. A click on something gone, or from another
-workspace, gets an ephemeral explanation rather than an error."""
+a synthesis, 🔁 retries a failed approach, 🔒 closes a run's voting (its requester only). Each is
+acknowledged without any Slack call: what must be said back (an ephemeral note, the form) is sent after the
+ack. A click on something gone, or from another workspace, or a vote once voting closed, gets an ephemeral
+explanation rather than an error."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.blocks import REGENERATE, RETRY, SYNTHESIZE, VOTE_DOWN, VOTE_UP
+from bot.blocks import CLOSE_VOTING, REGENERATE, RETRY, SYNTHESIZE, VOTE_DOWN, VOTE_UP
+from bot.closing import Closer
 from bot.forms import regenerate_form
 from bot.guard import parse_id
 from bot.listeners.later import Later
 from bot.metrics import Metrics
-from bot.rows import MissingRow, RunRow, VariationRow
+from bot.rows import MissingRow, RunRow, VariationRow, VotingClosed
 from bot.runner import Runner
 from bot.store import Store
 from bot.votes import VoteRefresher
@@ -30,6 +32,9 @@ RUN_GONE = "That run no longer exists, so there is nothing to combine."
 OTHER_WORKSPACE = "Only people in the workspace where this run started can use its buttons."
 NOT_FINISHED = "The variations are still being written; synthesize once they are all in."
 NOTHING_TO_RETRY = "That approach was written after all: nothing to retry."
+VOTING_CLOSED = "Voting on this run has closed, so your click was not counted."
+NOT_REQUESTER = "Only the person who asked for these variations can close the voting."
+NOTHING_TO_CLOSE = "The variations are still being written; close the voting once they are in."
 
 
 def team_of(body: dict[str, Any]) -> str:
@@ -40,7 +45,9 @@ def user_of(body: dict[str, Any]) -> str:
     return str((body.get("user") or {}).get("id") or "")
 
 
-def register(app: App, store: Store, runner: Runner, refresher: VoteRefresher, later: Later, metrics: Metrics) -> None:
+def register(
+    app: App, store: Store, runner: Runner, refresher: VoteRefresher, later: Later, metrics: Metrics, closer: Closer
+) -> None:
     tell = later.say
 
     def clicked(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> tuple[VariationRow, RunRow] | None:
@@ -56,6 +63,18 @@ def register(app: App, store: Store, runner: Runner, refresher: VoteRefresher, l
             return None
         return variation, run
 
+    def clicked_run(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> RunRow | None:
+        """The run a button on its parent names, or None after telling the user why nothing happens."""
+        run_id = parse_id(action.get("value"))
+        run = store.find_run(run_id) if run_id is not None else None
+        if run is None:
+            tell(respond, RUN_GONE)
+            return None
+        if run.team_id and team_of(body) != run.team_id:
+            tell(respond, OTHER_WORKSPACE)
+            return None
+        return run
+
     def on_vote(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         found = clicked(body, action, respond)
@@ -67,6 +86,9 @@ def register(app: App, store: Store, runner: Runner, refresher: VoteRefresher, l
             store.record_click(variation.id, team_id=team_of(body), user_id=user_of(body), value=value)
         except MissingRow:
             tell(respond, GONE)
+            return
+        except VotingClosed:
+            tell(respond, VOTING_CLOSED)
             return
         except sqlite3.Error as error:
             log.error("step=click_not_saved variation=%d error=%s", variation.id, error)
@@ -97,19 +119,29 @@ def register(app: App, store: Store, runner: Runner, refresher: VoteRefresher, l
 
     def on_synthesize(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
-        run_id = parse_id(action.get("value"))
-        run = store.find_run(run_id) if run_id is not None else None
+        run = clicked_run(body, action, respond)
         if run is None:
-            tell(respond, RUN_GONE)
-        elif run.team_id and team_of(body) != run.team_id:
-            tell(respond, OTHER_WORKSPACE)
-        elif not run.status.finished:
+            return
+        if not run.status.finished:
             tell(respond, NOT_FINISHED)
         elif refused := runner.synthesize(run.id, team_of(body), user_of(body)):
             tell(respond, refused)
+
+    def on_close(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        run = clicked_run(body, action, respond)
+        if run is None:
+            return
+        if user_of(body) != run.user_id:
+            tell(respond, NOT_REQUESTER)
+        elif not run.status.finished:
+            tell(respond, NOTHING_TO_CLOSE)
+        else:
+            closer.close(run.id)  # the store and the outbox only: a second click finds it closed, and is quiet
 
     app.action(VOTE_UP)(on_vote)
     app.action(VOTE_DOWN)(on_vote)
     app.action(REGENERATE)(on_regenerate)
     app.action(SYNTHESIZE)(on_synthesize)
     app.action(RETRY)(on_retry)
+    app.action(CLOSE_VOTING)(on_close)

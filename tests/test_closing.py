@@ -1,0 +1,170 @@
+"""Closing a run's voting: the requester's 🔒 button or VARIATIONS_VOTING_HOURS, the verdict in the thread,
+the vote buttons gone, and late clicks told so and not counted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot.blocks import variation_messages, verdict_message
+from bot.rows import Tally
+from bot.store import Store
+from orchestrator.parsing import Approach
+from tests.fakes.anthropic_api import FakeAnthropicAPI
+from tests.fakes.signing import block_actions_body, signed_headers
+from tests.fakes.slack_api import FakeSlackAPI
+from tests.helpers import (
+    CHANNEL,
+    SIGNING_SECRET,
+    TEAM,
+    USER,
+    Bot,
+    buttons,
+    make_run,
+    press,
+    record_clicks,
+    run_thread,
+    start_bot,
+    texts,
+)
+
+CLOSED_NOTE = "Voting on this run has closed"
+VERDICT = "🔒 *Voting has closed*"
+
+
+def verdict(bot: Bot) -> dict[str, Any]:
+    """The verdict reply in run 1's thread, once it is there."""
+    run = bot.store.run(1)
+    return bot.slack.wait_for(
+        lambda: next((m for m in bot.slack.thread(CHANNEL, run.message_ts) if VERDICT in texts(m)), None)
+    )
+
+
+def shows_closed(bot: Bot) -> bool:
+    """Every variation's message has lost its buttons for its final counts, and the parent says so."""
+    run = bot.store.run(1)
+    messages = [bot.slack.message(CHANNEL, v.message_ts) for v in bot.store.variations(1) if v.message_ts]
+    parent = bot.slack.message(CHANNEL, run.message_ts)
+    return (
+        all(not buttons(m) and "🔒 Voting has closed" in texts(m) for m in messages)
+        and "close_voting" not in buttons(parent)
+        and "Voting has closed" in texts(parent)
+    )
+
+
+def test_the_requester_closes_voting_and_late_clicks_are_not_counted(bot: Bot) -> None:
+    bot.command("Write a tagline")
+    parent, _ = run_thread(bot)
+    assert buttons(parent)["close_voting"] == "🔒 Close voting"
+    for user in ("U1", "U2", "U3", "U4", "U5"):
+        bot.click(1, "up", user=user)
+    bot.click(2, "down", user="U1")
+
+    assert press(bot, "close_voting", "1", user=USER)[0] == 200
+    shown = texts(verdict(bot))
+    assert "🏆 Winner: *1. Technical*, 100% 👍 (57-100%), 5 votes" in shown
+    ranking = [shown.index(name) for name in ("#1 *1. Technical*", "#2 *2. Lifestyle*", "#3 *3. Practical*")]
+    assert ranking == sorted(ranking)
+    assert bot.slack.wait_for(lambda: shows_closed(bot))
+    first = bot.slack.message(CHANNEL, bot.store.variation(1).message_ts)
+    assert "👍 5 · 👎 0" in texts(first)
+
+    assert bot.click(1, "up", user="U9")[0] == 200
+    [note] = bot.slack.wait_for(lambda: bot.slack.responses("click-U9"))
+    assert CLOSED_NOTE in note["text"] and note["response_type"] == "ephemeral"
+    assert bot.store.tally(1) == Tally(5, 0)
+    # The log keeps every click before closing, and none after.
+    assert [r["user_id"] for r in bot.store.db["feedback"].rows_where(order_by="id")] == [
+        "U1",
+        "U2",
+        "U3",
+        "U4",
+        "U5",
+        "U1",
+    ]
+    # A second close is quiet: one verdict.
+    press(bot, "close_voting", "1", user=USER)
+    run = bot.store.run(1)
+    assert sum(VERDICT in texts(m) for m in bot.slack.thread(CHANNEL, run.message_ts)) == 1
+
+
+def test_only_the_requester_can_close_voting(bot: Bot) -> None:
+    bot.command("Write a tagline")
+    run_thread(bot)
+    assert press(bot, "close_voting", "1", user="U2")[0] == 200
+    [note] = bot.slack.wait_for(lambda: bot.slack.responses("close_voting-U2"))
+    assert "Only the person who asked" in note["text"]
+    assert not bot.store.run(1).voting_closed
+    bot.click(1, "up", user="U2")
+    assert bot.store.tally(1) == Tally(1, 0)
+
+
+def test_closing_is_acked_while_slack_is_slow(bot: Bot) -> None:
+    bot.command("Write a tagline")
+    run_thread(bot)
+    bot.slack.latency = 4.0  # longer than Slack waits for an ack
+    payload = {
+        "type": "block_actions",
+        "team": {"id": TEAM, "domain": "test"},
+        "user": {"id": USER, "team_id": TEAM},
+        "channel": {"id": CHANNEL},
+        "container": {"type": "message", "channel_id": CHANNEL},
+        "response_url": bot.slack.response_url("close"),
+        "actions": [{"action_id": "close_voting", "value": "1", "type": "button"}],
+    }
+    body = block_actions_body(payload)
+    # Answered within the 3 s Slack waits for an ack, else the post raises.
+    assert bot.post(body, signed_headers(body, SIGNING_SECRET), timeout=3)[0] == 200
+    assert bot.store.run(1).voting_closed
+    bot.slack.latency = 0.0
+    verdict(bot)
+
+
+def test_voting_closes_by_itself_after_the_voting_hours(
+    slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path
+) -> None:
+    # 0.00001 hours is 36 ms: the first heartbeats after the run closes it.
+    env = {"VARIATIONS_VOTING_HOURS": "0.00001"}
+    with start_bot(slack, claude, tmp_path / "v.db", env, heartbeat=0.05) as bot:
+        bot.command("Write a tagline")
+        bot.wait_run()
+        assert "No winner: not enough votes yet" in texts(verdict(bot))
+        assert bot.slack.wait_for(lambda: shows_closed(bot))
+        bot.click(1, "up", user="U1")
+        [note] = bot.slack.wait_for(lambda: bot.slack.responses("click-U1"))
+        assert CLOSED_NOTE in note["text"]
+        assert bot.store.tally(1) == Tally()
+    assert not slack.errors and not claude.errors
+
+
+def test_of_processes_sharing_the_database_exactly_one_closes_a_run(tmp_path: Path) -> None:
+    first, second = Store(str(tmp_path / "v.db")), Store(str(tmp_path / "v.db"))
+    try:
+        make_run(first, [("technical", "done")])
+        first.update_run(1, finished_at="2020-01-01T00:00:00.000+00:00")
+        assert second.voting_due("2021-01-01") == [1]
+        assert first.voting_due("2019-01-01") == []
+        assert [second.close_voting(1), first.close_voting(1)] == [True, False]
+        assert second.voting_due("2021-01-01") == []
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_verdict_ranks_by_the_ranking_rule_and_names_tied_winners(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "v.db"))
+    try:
+        ids = make_run(store, [("technical", "done"), ("lifestyle", "done"), ("practical", "failed")])
+        for variation_id in ids[:2]:
+            record_clicks(store, variation_id, *[(f"U{n}", "up") for n in range(5)])
+        shown = texts(verdict_message(store.variations(1), store.tallies(1)))
+    finally:
+        store.close()
+    assert "🤝 Tied winners: *1. Technical* and *2. Lifestyle*, each 100% 👍 (57-100%), 5 votes" in shown
+    assert "Practical" not in shown  # failed: nothing to rank
+
+
+def test_a_closed_variation_shows_its_counts_without_buttons() -> None:
+    [message] = variation_messages(7, 0, Approach("technical", "Specs first"), "Text", up=3, down=1, closed=True)
+    assert not [b for b in message["blocks"] if b["type"] == "actions"]
+    assert "👍 3 · 👎 1 · 🔒 Voting has closed" in texts(message)
