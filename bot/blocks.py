@@ -39,6 +39,8 @@ REGENERATE = "regenerate"
 RETRY = "retry"
 SYNTHESIZE = "synthesize"
 CLOSE_VOTING = "close_voting"
+BLIND_PLAN = "🙈 The plan is revealed when voting closes"
+BLIND_NOTE = "🙈 Blind vote: the approaches are labelled A, B, C… and revealed when voting closes"
 
 
 @dataclass(frozen=True)
@@ -104,10 +106,12 @@ def parent_message(
     synthesize_run: int | None = None,
     close_run: int | None = None,
     closed: bool = False,
+    blind: bool = False,
 ) -> Message:
     """The channel message a run hangs its thread on: who asked, the request, its context, the status,
     the leading approach once votes come in, and (with `synthesize_run`) the button to combine them, (with
-    `close_run`) the requester's button to close the voting; `closed` says the voting has closed."""
+    `close_run`) the requester's button to close the voting; `closed` says the voting has closed, `blind`
+    that the approaches are hidden until it does."""
     blocks: list[Block] = [section(f"<@{user_id}> asked for variations:")]
     blocks += [section(_quote(chunk)) for chunk in split_text(escape(task.strip()), SECTION_LIMIT - 200)]
     if context:
@@ -116,6 +120,8 @@ def parent_message(
     blocks.append(context_block(status_line(progress)))
     if leader:
         blocks.append(section(leader))
+    if blind:
+        blocks.append(context_block(BLIND_NOTE))
     if closed:
         blocks.append(context_block("🔒 Voting has closed: the verdict is in the thread"))
     run_buttons = []
@@ -128,9 +134,32 @@ def parent_message(
     return {"text": fallback(f"Variations: {task.strip()}"), "blocks": blocks}
 
 
-def leader_line(variations: Sequence[VariationRow], tallies: Mapping[int, Tally]) -> str | None:
+def letter(position: int) -> str:
+    """A blind run's label for its planned approach at `position` in the thread: A, B, C…"""
+    return chr(ord("A") + position) if position < 26 else str(position + 1)
+
+
+def blind_labels(variations: Sequence[VariationRow]) -> dict[int, str]:
+    """A blind run's labels by variation id: a planned approach's letter, and a new version the letter of
+    what it revises; a synthesis or a follow-up has none (it has no approach to hide)."""
+    by_id = {v.id: v for v in variations}
+    labels = {}
+    for v in variations:
+        if v.type in (SYNTHESIS, FOLLOW_UP):
+            continue
+        root = v
+        while root.regenerated_from is not None and root.regenerated_from in by_id:
+            root = by_id[root.regenerated_from]
+        labels[v.id] = letter(root.position)
+    return labels
+
+
+def leader_line(
+    variations: Sequence[VariationRow], tallies: Mapping[int, Tally], labels: Mapping[int, str] | None = None
+) -> str | None:
     """Who leads by the rule `/variations stats` ranks by (`bot.ranking`: the share of 👍 its votes make
-    sure of, and never with fewer than `MIN_VOTES`), and how many votes there are; None before the first."""
+    sure of, and never with fewer than `MIN_VOTES`), and how many votes there are; None before the first.
+    `labels`: a blind run's, named by them instead."""
     votes = sum(t.votes for t in tallies.values())
     if not votes:
         return None
@@ -143,7 +172,9 @@ def leader_line(variations: Sequence[VariationRow], tallies: Mapping[int, Tally]
     leading = leaders(voted, ranked)
     if not leading:
         return f"🗳️ {total} · {NOT_ENOUGH} to name a leader: it takes {MIN_VOTES} on one variation"
-    names = " and ".join(approach_title(v.shown_position, Approach(v.type, "")) for v in leading)
+    names = " and ".join(
+        approach_title(v.shown_position, Approach(v.type, ""), label=(labels or {}).get(v.id)) for v in leading
+    )
     if len(leading) > 1:
         return f"🤝 Tied: {names}, each {ranked(leading[0]).describe()} · {total}"
     return f"🏆 Leading: {names}, {ranked(leading[0]).describe()} · {total}"
@@ -172,29 +203,43 @@ def run_parent_message(
     leader, and the synthesize button once at least two variations were written."""
     can_synthesize = run.status.finished and sum(v.written for v in variations) >= 2
     can_close = run.status.finished and not run.voting_closed and any(v.written for v in variations)
+    blind = run.blind and not run.voting_closed
     return parent_message(
         run.user_id,
         run.task,
         run.context,
         progress or stored_progress(run, variations),
-        leader=leader_line(variations, tallies),
+        leader=leader_line(variations, tallies, blind_labels(variations) if blind else None),
         synthesize_run=run.id if can_synthesize else None,
         close_run=run.id if can_close else None,
         closed=run.voting_closed,
+        blind=blind,
     )
 
 
-def approach_title(position: int | None, approach: Approach, note: str | None = None) -> str:
+def approach_title(position: int | None, approach: Approach, note: str | None = None, label: str | None = None) -> str:
     """`*2. Lifestyle*` for a planned approach; a synthesis, a new version or a follow-up has no number of
-    its own (a follow-up's instruction is its description, shown after the title)."""
-    name = escape(approach.type[:1].upper() + approach.type[1:])
+    its own (a follow-up's instruction is its description, shown after the title). In a blind run, `label`
+    (`*Variation B*`) stands for the number and the name."""
+    name = f"Variation {label}" if label else escape(approach.type[:1].upper() + approach.type[1:])
     if approach.type == SYNTHESIS:
         return "🧩 *Synthesis*"
     if approach.type == FOLLOW_UP:
         return "💬 *Follow-up*"
     if position is None:
         return f"♻️ *{name}*, new version" + (f" ({escape(note)})" if note else "")
-    return f"*{position + 1}. {name}*"
+    return f"*{name}*" if label else f"*{position + 1}. {name}*"
+
+
+def variation_title(position: int | None, approach: Approach, note: str | None = None, label: str | None = None) -> str:
+    """A variation message's first line: its title and its brief, which a blind run (`label`) leaves out."""
+    title = approach_title(position, approach, note, label)
+    return title if label else f"{title}: _{escape(approach.description)}_"
+
+
+def shown_type(approach: Approach, label: str | None = None) -> str:
+    """A variation's name in a notification's plain text: its type, or in a blind run its label."""
+    return f"Variation {label}" if label else approach.type
 
 
 def _preview(text: str) -> list[Block]:
@@ -211,18 +256,22 @@ def analysis_message(
     writing: bool = False,
     cut_short: bool = False,
     remembered: int = 0,
+    blind: bool = False,
 ) -> Message:
     """The first threaded reply: the orchestrator's reasoning and, once known, the approaches it chose.
     While `writing`, the analysis is partial and says so; `cut_short` says the plan broke off;
-    `remembered` approach types of the team's record were in the plan's prompt (team memory)."""
+    `remembered` approach types of the team's record were in the plan's prompt (team memory). A `blind`
+    run's analysis names its approaches, so it is left out: the verdict reveals them."""
     blocks: list[Block] = [section("🧭 *How I'll approach this*")]
-    if writing:
+    if blind:
+        blocks.append(context_block(BLIND_PLAN))
+    elif writing:
         blocks += _preview(analysis)
     else:  # more than one message's worth is continued in the next by the outbox (`split_message`)
         blocks += [markdown(chunk) for chunk in split_markdown(render(analysis))]
     if writing:
         blocks.append(context_block("✍️ Thinking…"))
-    if approaches:
+    if approaches and not blind:
         lines = [f"{approach_title(i, a)}: {escape(a.description)}" for i, a in enumerate(approaches)]
         blocks += [section(chunk) for chunk in split_text("\n".join(lines), SECTION_LIMIT)]
     if cut_short:
@@ -233,18 +282,20 @@ def analysis_message(
         note = f"🧠 Shaped by your team's votes on {types} · `/variations --fresh` leaves them out"
         blocks.append(context_block(note))
     return {
-        "text": fallback(f"Analysis: {analysis}" if analysis else "Approaches"),
+        "text": fallback(BLIND_PLAN if blind else f"Analysis: {analysis}" if analysis else "Approaches"),
         "blocks": blocks,
     }
 
 
-def writing_message(position: int | None, approach: Approach, text: str = "", note: str | None = None) -> Message:
-    """A variation while its worker writes it: the approach and the text so far (at most one message's
-    worth; the finished message carries everything), without buttons yet."""
-    title = f"{approach_title(position, approach, note)}: _{escape(approach.description)}_"
+def writing_message(
+    position: int | None, approach: Approach, text: str = "", note: str | None = None, label: str | None = None
+) -> Message:
+    """A variation while its worker writes it: the approach (`label`: a blind run's) and the text so far
+    (at most one message's worth; the finished message carries everything), without buttons yet."""
+    title = variation_title(position, approach, note, label)
     blocks = [section(truncate_plain(title, SECTION_LIMIT)), *_preview(text)]
     blocks.append(context_block("✍️ Writing…"))
-    return {"text": fallback(f"{approach.type}: writing…"), "blocks": blocks}
+    return {"text": fallback(f"{shown_type(approach, label)}: writing…"), "blocks": blocks}
 
 
 def vote_buttons(variation_id: int, up: int, down: int) -> Block:
@@ -270,19 +321,21 @@ def variation_messages(
     footnote: str | None = None,
     note: str | None = None,
     closed: bool = False,
+    label: str | None = None,
 ) -> list[Message]:
     """One variation as one message or, when long, several (one markdown block of at most Slack's 12,000
     characters each); the vote buttons go on the last one, or (`closed`) the final counts without buttons.
+    `label`: a blind run's, shown instead of the approach.
 
     Deterministic for the same input, so a vote can rebuild exactly the message that holds its buttons.
     """
-    title = f"{approach_title(position, approach, note)}: _{escape(approach.description)}_"
+    title = variation_title(position, approach, note, label)
     pages = split_markdown(render(text)) or [""]
     messages: list[Message] = []
     for number, page in enumerate(pages, start=1):
         heading = title if len(pages) == 1 else f"{title} ({number} of {len(pages)})"
         blocks = [section(truncate_plain(heading, SECTION_LIMIT))] + ([markdown(page)] if page else [])
-        messages.append({"text": fallback(f"{approach.type}: {text}"), "blocks": blocks})
+        messages.append({"text": fallback(f"{shown_type(approach, label)}: {text}"), "blocks": blocks})
     last = messages[-1]["blocks"]
     if closed:
         last.append(context_block(f"👍 {up} · 👎 {down} · 🔒 Voting has closed"))
@@ -307,8 +360,11 @@ def footnote(row: VariationRow) -> str | None:
     return " · ".join(parts) or None
 
 
-def stored_variation_messages(row: VariationRow, tally: Tally = NO_VOTES, *, closed: bool = False) -> list[Message]:
-    """`variation_messages` for a stored variation (built again on every vote); `closed`: its run's voting."""
+def stored_variation_messages(
+    row: VariationRow, tally: Tally = NO_VOTES, *, closed: bool = False, label: str | None = None
+) -> list[Message]:
+    """`variation_messages` for a stored variation (built again on every vote); `closed`: its run's voting,
+    `label`: its blind run's while voting is open."""
     return variation_messages(
         row.id,
         row.shown_position,
@@ -319,12 +375,16 @@ def stored_variation_messages(row: VariationRow, tally: Tally = NO_VOTES, *, clo
         footnote=footnote(row),
         note=row.instruction,
         closed=closed,
+        label=label,
     )
 
 
-def verdict_message(variations: Sequence[VariationRow], tallies: Mapping[int, Tally]) -> Message:
+def verdict_message(
+    variations: Sequence[VariationRow], tallies: Mapping[int, Tally], *, blind: bool = False
+) -> Message:
     """Said in the thread when a run's voting closes: the winner by `bot.ranking`'s rule (none without
-    enough votes) and every written variation ranked by the same rule, best first."""
+    enough votes) and every written variation ranked by the same rule, best first; a `blind` run's reveal:
+    each letter's approach and brief."""
     written = [v for v in variations if v.written]
 
     def ranked(v: VariationRow) -> Ranked:
@@ -345,27 +405,38 @@ def verdict_message(variations: Sequence[VariationRow], tallies: Mapping[int, Ta
     lines = [f"#{rank} {title(v)}: {ranked(v).describe()}" for rank, v in enumerate(order, start=1)]
     blocks: list[Block] = [section("🔒 *Voting has closed*"), section(truncate_plain(headline, SECTION_LIMIT))]
     blocks += [section(chunk) for chunk in split_text("\n".join(lines), SECTION_LIMIT)]
+    if blind:
+        labels = blind_labels(variations)
+        reveal = ["🙈 *The reveal*"] + [
+            f"*Variation {labels[v.id]}* was {variation_title(v.position, v.approach)}" for v in variations if v.planned
+        ]
+        blocks += [section(chunk) for chunk in split_text("\n".join(reveal), SECTION_LIMIT)]
     return {"text": fallback("Voting has closed"), "blocks": blocks}
 
 
-def stored_failed_message(row: VariationRow, reason: str) -> Message:
+def stored_failed_message(row: VariationRow, reason: str, label: str | None = None) -> Message:
     """`failed_variation_message` for a stored variation, with its Retry button."""
-    return failed_variation_message(row.shown_position, row.approach, reason, row.instruction, row.id)
+    return failed_variation_message(row.shown_position, row.approach, reason, row.instruction, row.id, label)
 
 
 def failed_variation_message(
-    position: int | None, approach: Approach, reason: str, note: str | None = None, variation_id: int | None = None
+    position: int | None,
+    approach: Approach,
+    reason: str,
+    note: str | None = None,
+    variation_id: int | None = None,
+    label: str | None = None,
 ) -> Message:
     """A failed approach stays visible in the thread, with the reason in plain words and (given its id) a
-    button to try it again."""
-    title = f"{approach_title(position, approach, note)}: _{escape(approach.description)}_"
+    button to try it again; `label`: a blind run's, shown instead of the approach."""
+    title = variation_title(position, approach, note, label)
     blocks = [
         section(truncate_plain(title, SECTION_LIMIT)),
         section(truncate_plain(f"⚠️ This approach failed: {escape(reason)}", SECTION_LIMIT)),
     ]
     if variation_id is not None:
         blocks.append(actions(f"retry-{variation_id}", button(RETRY, "🔁 Retry", str(variation_id))))
-    return {"text": fallback(f"{approach.type} failed: {reason}"), "blocks": blocks}
+    return {"text": fallback(f"{shown_type(approach, label)} failed: {reason}"), "blocks": blocks}
 
 
 def interrupted_message(retryable: bool) -> Message:
@@ -399,7 +470,8 @@ audience: hikers and commuters
 key features: keeps drinks cold 24h, 750 ml, dishwasher safe```
 `/variations stats` shows which approaches win in this channel and workspace.
 The plan learns from your team's votes on earlier approaches; `/variations --fresh TASK` asks for fresh \
-ideas only, without them.
+ideas only, without them. `/variations --blind TASK` labels the approaches A, B, C… until voting closes, \
+so names don't sway the vote (the two combine: `--blind --fresh TASK`).
 
 *In the thread*
 👍 / 👎 vote (the same button again takes the vote back) · ♻️ writes a new version of one approach, \

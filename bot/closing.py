@@ -4,7 +4,8 @@ run finished (checked on the recovery heartbeat).
 The store closes a run with one atomic update, so of several processes sharing the database exactly one
 closes it and tells the thread. Everything Slack sees goes through the outbox (nothing here calls Slack, so
 a click's listener can close before its ack): the verdict as a reply, each variation's buttons replaced by
-its final counts, and the parent without the close button. Clicks after it are refused by the store.
+its final counts, and the parent without the close button; a blind run's failed variations get their names
+back too. Clicks after it are refused by the store.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import functools
 import logging
 from datetime import UTC, datetime, timedelta
 
-from bot.blocks import verdict_message
-from bot.outbox import Kind, Outbox
+from bot.blocks import stored_failed_message, verdict_message
+from bot.outbox import Kind, Outbox, fixed
 from bot.render import stored_counts, stored_parent
 from bot.store import Store
 
@@ -41,7 +42,7 @@ class Closer:
             ("verdict", run_id),
             run.channel_id,
             root,
-            lambda: [verdict_message(self.store.variations(run_id), self.store.tallies(run_id))],
+            lambda: [verdict_message(self.store.variations(run_id), self.store.tallies(run_id), blind=run.blind)],
             team=run.team_id,
         )
         for row in variations:
@@ -50,6 +51,16 @@ class Closer:
                     run.channel_id,
                     row.message_ts,
                     functools.partial(stored_counts, self.store, row.id),
+                    kind=Kind.FINAL,
+                    thread_ts=root,
+                    team=run.team_id,
+                )
+            elif run.blind and row.status.retryable and row.message_ts:
+                failed = stored_failed_message(row, row.error or "")  # named now: the run is closed
+                self.outbox.update(
+                    run.channel_id,
+                    row.message_ts,
+                    fixed(failed),
                     kind=Kind.FINAL,
                     thread_ts=root,
                     team=run.team_id,

@@ -10,6 +10,8 @@ _CONTEXT_LINE = re.compile(r"^\s*([A-Za-z][\w \-]{0,39}?)\s*:(?!//)\s*(\S.*?)\s*
 HELP_WORDS = {"help", "-h", "--help", "?"}
 FRESH = "--fresh"
 """Leading option: fresh ideas only, the team's record (team memory) left out of the plan."""
+BLIND = "--blind"
+"""Leading option: blind voting, the approaches labelled A, B, C… until voting closes."""
 _OPTION = re.compile(r"--[a-z][a-z-]*(?=\s|$)", re.IGNORECASE)
 MAX_CONTEXT_LINES = 20
 """Context lines accepted in one request: each reaches every prompt, and a few name what matters."""
@@ -20,6 +22,7 @@ class RunCommand:
     task: str
     context: dict[str, str] = field(default_factory=dict)
     fresh: bool = False  # leave the team's record out of the plan
+    blind: bool = False  # label the approaches A, B, C… until voting closes
 
 
 @dataclass(frozen=True)
@@ -32,20 +35,22 @@ class HelpCommand:
 def parse_command(text: str, max_chars: int) -> RunCommand | HelpCommand:
     """Split the command text into options, task and context.
 
-    Options (`--fresh`) lead the text. Context is the run of `name: value` lines at the end, after the first
-    line, so the first line is always part of the task even when it contains a colon ("Tagline: for our
-    bottle"). `max_chars` limits the whole request, context included, since all of it goes into every prompt.
+    Options (`--fresh`, `--blind`, in any order) lead the text. Context is the run of `name: value` lines at
+    the end, after the first line, so the first line is always part of the task even when it contains a colon
+    ("Tagline: for our bottle"). `max_chars` limits the whole request, context included, since all of it goes
+    into every prompt.
     """
     stripped = text.strip()
     if not stripped or stripped.lower() in HELP_WORDS:
         return HelpCommand()
-    fresh = False
+    options: set[str] = set()
     while option := _OPTION.match(stripped):
-        if option.group().lower() != FRESH:
-            return HelpCommand(f"I don't know the option {option.group()}; the one I know is {FRESH}.")
-        fresh, stripped = True, stripped[option.end() :].strip()
+        if option.group().lower() not in (FRESH, BLIND):
+            return HelpCommand(f"I don't know the option {option.group()}; the ones I know are {FRESH} and {BLIND}.")
+        options.add(option.group().lower())
+        stripped = stripped[option.end() :].strip()
     if not stripped:
-        return HelpCommand(f"Write what you would like variations of after {FRESH}.")
+        return HelpCommand(f"Write what you would like variations of after {' '.join(sorted(options))}.")
     if len(stripped) > max_chars:
         return HelpCommand(
             f"Your request is {len(stripped):,} characters long, context lines included; the limit is "
@@ -71,4 +76,5 @@ def parse_command(text: str, max_chars: int) -> RunCommand | HelpCommand:
             "Merge some and try again."
         )
     task = "\n".join(lines).strip()
-    return RunCommand(task=task, context=dict(reversed(list(context.items()))), fresh=fresh)
+    context = dict(reversed(list(context.items())))
+    return RunCommand(task=task, context=context, fresh=FRESH in options, blind=BLIND in options)

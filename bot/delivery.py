@@ -17,7 +17,7 @@ from bot.blocks import Progress, stored_failed_message, stored_variation_message
 from bot.metrics import Metrics
 from bot.outbox import Kind
 from bot.pricing import DEFAULT_PRICES, Prices
-from bot.render import stored_parent
+from bot.render import blind_label, stored_parent
 from bot.rows import VariationStatus
 from bot.store import Store, now
 from bot.streams import Stream, Streams, closing_blocks, heading
@@ -39,13 +39,19 @@ class Delivery:
         self.prices = prices  # what the calls stored here cost, and (bot.reporter) the runs'
 
     def open_stream(
-        self, slack: SlackThread, recipient: str, position: int | None, approach: Approach, note: str | None = None
+        self,
+        slack: SlackThread,
+        recipient: str,
+        position: int | None,
+        approach: Approach,
+        note: str | None = None,
+        label: str | None = None,
     ) -> Stream | None:
-        """A stream for a variation's text where streaming serves (`bot.streams`), written for `recipient`;
-        None: the caller posts a placeholder and rewrites it."""
+        """A stream for a variation's text where streaming serves (`bot.streams`), written for `recipient`
+        (`label`: a blind run's); None: the caller posts a placeholder and rewrites it."""
         if self.streams is None or not self.streams.wanted(slack.channel):
             return None
-        return self.streams.start(slack, recipient, heading(position, approach, note))
+        return self.streams.start(slack, recipient, heading(position, approach, note, label))
 
     def finish_variation(
         self,
@@ -77,7 +83,12 @@ class Delivery:
             finished_at=now(),
         )
         row = self.store.variation(variation_id)
-        messages = stored_variation_messages(row) if result.ok else [stored_failed_message(row, result.error or "")]
+        label = blind_label(self.store, row)
+        messages = (
+            stored_variation_messages(row, label=label)
+            if result.ok
+            else [stored_failed_message(row, result.error or "", label)]
+        )
         if stream is not None:
             whole = result.text if result.ok and len(messages) == 1 else None  # else rewritten, split or failed
             if stream.finish(whole, closing_blocks(row)):

@@ -12,6 +12,7 @@ from bot.admission import InFlight
 from bot.blocks import writing_message
 from bot.delivery import Delivery
 from bot.outbox import Kind, Outbox
+from bot.render import blind_label
 from bot.rows import RunStatus, Tally, VariationRow, VariationStatus
 from bot.slack_client import SlackFor
 from bot.store import Store
@@ -74,7 +75,8 @@ class FollowUps:
             self.store.update_variation(variation_id, status=VariationStatus.WRITING, error=None)
             self.in_flight.hold(variation=variation_id)
         if row.message_ts is not None:
-            placeholder = writing_message(row.shown_position, row.approach, note=row.instruction)
+            label = blind_label(self.store, row)
+            placeholder = writing_message(row.shown_position, row.approach, note=row.instruction, label=label)
             slack.update(row.message_ts, lambda: [placeholder], Kind.FINAL)
         self._write_into(slack, row, row.message_ts, self._writer(row, request))
         self._settle(row.run_id)
@@ -134,8 +136,10 @@ class FollowUps:
             row = self.store.variation(variation_id)
             # Streamed for the person who asked for the run (Slack needs someone to stream to in channels).
             recipient = self.store.run(run_id).user_id
-            stream = self.delivery.open_stream(slack, recipient, row.shown_position, approach, instruction)
-            ts = stream.ts if stream else slack.reply(writing_message(None, approach, note=instruction))
+            label = blind_label(self.store, row)  # a new version keeps the letter of what it revises
+            stream = self.delivery.open_stream(slack, recipient, row.shown_position, approach, instruction, label)
+            placeholder = writing_message(None, approach, note=instruction, label=label)
+            ts = stream.ts if stream else slack.reply(placeholder)
             self.store.update_variation(variation_id, message_ts=ts)
         except BaseException:
             self.in_flight.drop(variation=variation_id)
@@ -149,13 +153,14 @@ class FollowUps:
         it like any other; its id is held in flight by the caller and let go here."""
         try:
             approach, position, note = row.approach, row.shown_position, row.instruction
+            label = blind_label(self.store, row)
 
             def on_reply(raw: str) -> None:
                 if stream is not None:
                     stream.write(WorkerDelta(row.position, raw).text)
                 elif ts is not None:
                     text = WorkerDelta(row.position, raw).text
-                    slack.update(ts, lambda: [writing_message(position, approach, text, note)], Kind.LIVE)
+                    slack.update(ts, lambda: [writing_message(position, approach, text, note, label)], Kind.LIVE)
 
             result = write(row.position, on_reply)
             deliveries: list[Hashable] = []

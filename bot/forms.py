@@ -15,6 +15,7 @@ REQUEST_FORM = "variations_form"
 REGENERATE_FORM = "regenerate_form"
 AUTO = "auto"
 FRESH = "fresh"
+BLIND = "blind"
 # Form field → the context key the prompts see.
 CONTEXT_FIELDS = {"audience": "audience", "key_points": "key points", "tone": "tone"}
 INPUT_MAX_LENGTH = 3000
@@ -118,6 +119,26 @@ def request_form(channel_id: str, response_url: str | None, max_task_chars: int,
                     ],
                 },
             },
+            {
+                "type": "input",
+                "block_id": "blind",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Voting"},
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": "value",
+                    "options": [
+                        {
+                            "text": {"type": "plain_text", "text": "Blind voting"},
+                            "description": {
+                                "type": "plain_text",
+                                "text": "Label the approaches A, B, C… and reveal them when voting closes",
+                            },
+                            "value": BLIND,
+                        }
+                    ],
+                },
+            },
         ],
     )
 
@@ -130,6 +151,7 @@ class RequestForm:
     channel_id: str
     response_url: str | None
     fresh: bool = False  # "Fresh ideas only": the team's record left out of the plan
+    blind: bool = False  # "Blind voting": approaches labelled A, B, C… until voting closes
 
 
 def _dict(value: Any) -> Mapping[str, Any]:
@@ -169,6 +191,7 @@ def read_request_form(view: Mapping[str, Any]) -> RequestForm:
         channel_id=str(meta.get("channel_id") or ""),
         response_url=response_url if isinstance(response_url, str) else None,
         fresh=FRESH in _checked(values, "fresh"),
+        blind=BLIND in _checked(values, "blind"),
     )
 
 

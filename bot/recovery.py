@@ -19,6 +19,7 @@ from bot.blocks import interrupted_message, stored_failed_message
 from bot.closing import Closer
 from bot.delivery import Delivery
 from bot.outbox import Kind, Outbox, fixed
+from bot.render import blind_label
 from bot.rows import RunRow, VariationRow
 from bot.slack_client import SlackFor
 from bot.store import Store
@@ -101,7 +102,8 @@ class Recovery:
             slack = SlackThread(client, self.outbox, run.channel_id, run.message_ts, run_id, run.thread_ts, run.team_id)
             for row in rows:
                 if row.run_id == run_id and row.message_ts:
-                    slack.update(row.message_ts, fixed(stored_failed_message(row, reason)), Kind.FINAL)
+                    failed = stored_failed_message(row, reason, blind_label(self.store, row))
+                    slack.update(row.message_ts, fixed(failed), Kind.FINAL)
             if run_id in runs:
                 slack.reply(interrupted_message(retryable=bool(self.store.variations(run_id))))
             self.delivery.update_parent(slack, None, Kind.FINAL)

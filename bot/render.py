@@ -4,9 +4,17 @@ state. This is the one floor where reading and rendering meet."""
 
 from __future__ import annotations
 
-from bot.blocks import Message, Progress, run_parent_message, stored_variation_messages
-from bot.rows import VariationStatus
+from bot.blocks import Message, Progress, blind_labels, run_parent_message, stored_variation_messages
+from bot.rows import VariationRow, VariationStatus
 from bot.store import Store
+
+
+def blind_label(store: Store, row: VariationRow) -> str | None:
+    """The letter a variation of a blind run is shown by while its voting is open; None: shown by name."""
+    run = store.find_run(row.run_id)
+    if run is None or not run.blind or run.voting_closed:
+        return None
+    return blind_labels(store.variations(row.run_id)).get(row.id)
 
 
 def stored_parent(store: Store, run_id: int, progress: Progress | None = None) -> Message:
@@ -23,4 +31,5 @@ def stored_counts(store: Store, variation_id: int) -> list[Message] | None:
         return None
     run = store.find_run(row.run_id)
     closed = run is not None and run.voting_closed
-    return [stored_variation_messages(row, store.tally(variation_id), closed=closed)[-1]]
+    label = blind_label(store, row)
+    return [stored_variation_messages(row, store.tally(variation_id), closed=closed, label=label)[-1]]

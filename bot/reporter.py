@@ -22,6 +22,7 @@ from bot.blocks import (
     Progress,
     analysis_message,
     failed_variation_message,
+    letter,
     parent_message,
     plan_failed_message,
     writing_message,
@@ -80,6 +81,7 @@ class LiveRun:
     started: float
     analysis_ts: str | None = None
     remembered: int = 0  # approach types of the team's record in the plan's prompt
+    blind: bool = False  # approaches shown as A, B, C… while voting is open
     total: int = 0
     plan_tokens: int = 0
     plan_cost: float | None = 0.0  # in dollars; None: the orchestrator's model has no price
@@ -93,6 +95,10 @@ class LiveRun:
     @property
     def run_id(self) -> int:
         return self.slack.run_id
+
+    def label(self, index: int) -> str | None:
+        """The letter a blind run shows for its approach at `index`; None: shown by name."""
+        return letter(index) if self.blind else None
 
 
 class Reporter:
@@ -123,9 +129,10 @@ class Reporter:
         context: Mapping[str, str],
         approaches: int | None = None,
         fresh: bool = False,
+        blind: bool = False,
     ) -> None:
         """The whole run, in the calling thread (a run pool thread, never a request thread); `fresh` leaves
-        the team's record out of the plan."""
+        the team's record out of the plan; `blind` hides the approaches until voting closes."""
         try:
             with self.in_flight.creating():
                 run_id = self.store.create_run(
@@ -137,6 +144,7 @@ class Reporter:
                     orchestrator_model=self.engine.orchestrator_model,
                     worker_model=self.engine.worker_model,
                     thread_ts=origin.thread_ts,
+                    blind=blind,
                 )
                 self.in_flight.hold(run=run_id)
         except sqlite3.Error as error:
@@ -145,13 +153,20 @@ class Reporter:
             return
         self.metrics.runs_started.inc()
         try:
-            self._run(run_id, origin, task, context, approaches, fresh)
+            self._run(run_id, origin, task, context, approaches, fresh, blind)
         finally:
             self.in_flight.drop(run=run_id)
             self.metrics.runs_finished.labels(self._status(run_id)).inc()
 
     def _run(
-        self, run_id: int, origin: Origin, task: str, context: Mapping[str, str], approaches: int | None, fresh: bool
+        self,
+        run_id: int,
+        origin: Origin,
+        task: str,
+        context: Mapping[str, str],
+        approaches: int | None,
+        fresh: bool,
+        blind: bool,
     ) -> None:
         started = time.monotonic()
         client = self.slack_for(origin.team_id)
@@ -175,6 +190,7 @@ class Reporter:
             task,
             context,
             started,
+            blind=blind,
         )
         log.info(
             "run=%d step=started team=%s channel=%s user=%s task_chars=%d context_keys=%d",
@@ -205,14 +221,15 @@ class Reporter:
 
     def _on_event(self, live: LiveRun, event: Event) -> None:
         if isinstance(event, AnalysisDelta):
-            if live.analysis_ts is not None or event.text:  # nothing to show before its first words
+            # nothing to show before its first words, nor ever in a blind run (it names the approaches)
+            if not live.blind and (live.analysis_ts is not None or event.text):
                 self._show_analysis(live, lambda: analysis_message(event.text, writing=True), Kind.LIVE)
         elif isinstance(event, PlanRetrying):
             log.info("run=%d step=plan_retry reason=%r", live.run_id, event.reason)
             self._drop_analysis(live)
         elif isinstance(event, AnalysisReady):
             self.store.update_run(live.run_id, analysis=event.analysis)
-            final = analysis_message(event.analysis, remembered=live.remembered)
+            final = analysis_message(event.analysis, remembered=live.remembered, blind=live.blind)
             self._show_analysis(live, lambda: final, Kind.FINAL)
         elif isinstance(event, WorkerStarted):
             self._on_worker_started(live, event.index, event.approach)
@@ -222,7 +239,10 @@ class Reporter:
                 live.streams[event.index].write(event.text)
             elif ts is not None:
                 approach = live.approaches[event.index]
-                live.slack.update(ts, lambda: [writing_message(event.index, approach, event.text)], Kind.LIVE)
+                label = live.label(event.index)
+                live.slack.update(
+                    ts, lambda: [writing_message(event.index, approach, event.text, label=label)], Kind.LIVE
+                )
         elif isinstance(event, WorkerFinished):
             self._on_worker_finished(live, event.result)
         elif isinstance(event, Planned):
@@ -289,16 +309,20 @@ class Reporter:
             output_tokens=completion.usage.output_tokens,
             cost_usd=live.plan_cost,
         )
-        final = analysis_message(plan.analysis, plan.approaches, cut_short=plan.cut_short, remembered=live.remembered)
+        final = analysis_message(
+            plan.analysis, plan.approaches, cut_short=plan.cut_short, remembered=live.remembered, blind=live.blind
+        )
         self._show_analysis(live, lambda: final, Kind.FINAL)
         self.delivery.update_parent(live.slack, self._progress(live), Kind.LIVE)
 
     def _on_worker_started(self, live: LiveRun, index: int, approach: Approach) -> None:
         variation_id = self._variation_id(live, index, approach)
-        stream = self.delivery.open_stream(live.slack, live.origin.user_id, index, approach)
+        label = live.label(index)
+        stream = self.delivery.open_stream(live.slack, live.origin.user_id, index, approach, label=label)
         if stream is not None:
             live.streams[index] = stream
-        ts = live.variation_ts[index] = stream.ts if stream else live.slack.reply(writing_message(index, approach))
+        placeholder = writing_message(index, approach, label=label)
+        ts = live.variation_ts[index] = stream.ts if stream else live.slack.reply(placeholder)
         # Known at once, so that after a crash the restart can tell this message it was interrupted.
         self.store.update_variation(variation_id, message_ts=ts)
 
@@ -362,7 +386,8 @@ class Reporter:
                 continue
             if index in live.streams:
                 live.streams[index].finish(None)  # stopped, so that it can be rewritten
-            live.slack.update(ts, fixed(failed_variation_message(index, live.approaches[index], reason)), Kind.FINAL)
+            failed = failed_variation_message(index, live.approaches[index], reason, label=live.label(index))
+            live.slack.update(ts, fixed(failed), Kind.FINAL)
             live.deliveries.append(ts)
 
     def _end(self, live: LiveRun) -> None:

@@ -103,12 +103,14 @@ class RunRow(_Row):
     error: str | None = None
     owner: str | None = None
     voting_closed_at: str | None = None  # when its voting closed (the requester, or VARIATIONS_VOTING_HOURS)
+    blind: bool = False  # its approaches labelled A, B, C… until voting closes
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Self:
         values = dict(row)
         values["context_json"] = values.pop("context", None)
         values["status"] = RunStatus(values["status"])
+        values["blind"] = bool(values.get("blind"))
         return super().of(values)
 
     @property

@@ -49,12 +49,13 @@ class Runner:
         context: Mapping[str, str],
         approaches: int | None = None,
         fresh: bool = False,
+        blind: bool = False,
     ) -> str | None:
         """Queue a run and return at once; `approaches` asks for exactly that many, None lets the
-        orchestrator choose within 2-5; `fresh` leaves the team's record out. Returns why the run was
-        refused, else None."""
+        orchestrator choose within 2-5; `fresh` leaves the team's record out; `blind` labels the approaches
+        A, B, C… until voting closes. Returns why the run was refused, else None."""
         ticket = self.admission.admit(origin.team_id, origin.user_id)
-        return self._submit(ticket, "run", self.reporter.run, origin, task, dict(context), approaches, fresh)
+        return self._submit(ticket, "run", self.reporter.run, origin, task, dict(context), approaches, fresh, blind)
 
     def synthesize(self, run_id: int, team_id: str, user_id: str) -> str | None:
         """Queue a synthesis of the run's best-voted variations; refused on a double click or a limit."""

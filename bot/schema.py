@@ -33,6 +33,7 @@ def create_schema(db: Database) -> None:
             "owner": str,
             "thread_ts": str,
             "voting_closed_at": str,
+            "blind": int,
         },
         pk="id",
         not_null={"team_id", "channel_id", "user_id", "task", "status", "created_at"},
@@ -75,6 +76,7 @@ def create_schema(db: Database) -> None:
         ("runs", "cost_usd", float),
         ("variations", "cost_usd", float),
         ("runs", "voting_closed_at", str),
+        ("runs", "blind", int),
     ):
         if column not in db.table(table).columns_dict:  # databases made before it
             db.table(table).add_column(column, kind)

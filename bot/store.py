@@ -91,9 +91,11 @@ class Store:
         orchestrator_model: str,
         worker_model: str,
         thread_ts: str | None = None,
+        blind: bool = False,
     ) -> int:
         """A run being planned, by this process. `thread_ts`: the thread its parent message will be a reply
-        in (a run asked for by a mention), else None (the parent starts its own thread)."""
+        in (a run asked for by a mention), else None (the parent starts its own thread); `blind`: its
+        approaches are labelled A, B, C… until voting closes."""
         with self._connection.write() as db:
             table = db.table("runs").insert(
                 {
@@ -108,6 +110,7 @@ class Store:
                     "created_at": now(),
                     "owner": self.owner,
                     "thread_ts": thread_ts,
+                    "blind": int(blind),
                 }
             )
             return new_id(table)

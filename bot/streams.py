@@ -105,10 +105,11 @@ def literal(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", " ".join(clean(text).split()))
 
 
-def heading(position: int | None, approach: Approach, note: str | None = None) -> str:
+def heading(position: int | None, approach: Approach, note: str | None = None, label: str | None = None) -> str:
     """A streamed variation's first line, in Markdown, as `blocks.approach_title` names it (a planned
-    approach by its number, a synthesis, a new version with its instruction, a follow-up), then its brief."""
-    name = literal(approach.type[:1].upper() + approach.type[1:])
+    approach by its number, a synthesis, a new version with its instruction, a follow-up), then its brief;
+    in a blind run, by its `label` and without its brief."""
+    name = f"Variation {label}" if label else literal(approach.type[:1].upper() + approach.type[1:])
     if approach.type == SYNTHESIS:
         title = "🧩 **Synthesis**"
     elif approach.type == FOLLOW_UP:
@@ -116,8 +117,8 @@ def heading(position: int | None, approach: Approach, note: str | None = None) -
     elif position is None:
         title = f"♻️ **{name}**, new version" + (f" ({literal(note)})" if note else "")
     else:
-        title = f"**{position + 1}. {name}**"
-    brief = literal(approach.description)
+        title = f"**{name}**" if label else f"**{position + 1}. {name}**"
+    brief = "" if label else literal(approach.description)
     return render(f"{title}: _{brief}_" if brief else title) + "\n\n"
 
 

@@ -59,7 +59,7 @@ def test_fresh_leads_the_text_and_asks_for_fresh_ideas_only() -> None:
     assert parse_command("Write a tagline --fresh", 100) == RunCommand("Write a tagline --fresh", {})
     assert parse_command("--fresh", 100) == HelpCommand("Write what you would like variations of after --fresh.")
     assert parse_command("--frsh Write", 100) == HelpCommand(
-        "I don't know the option --frsh; the one I know is --fresh."
+        "I don't know the option --frsh; the ones I know are --fresh and --blind."
     )
 
 

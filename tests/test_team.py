@@ -15,7 +15,7 @@ def test_command_alone_opens_the_form_and_its_fields_reach_the_prompts(bot: Bot)
     assert status == 200
     view = opened_view(bot, "variations_form")
     assert bot.slack.calls("views.open")[0].params["trigger_id"] == "1.1.fake-trigger"
-    fields = ["task", "audience", "key_points", "tone", "approaches", "fresh"]
+    fields = ["task", "audience", "key_points", "tone", "approaches", "fresh", "blind"]
     assert [block["block_id"] for block in view["blocks"]] == fields
     status, body = submit_view(
         bot,

@@ -19,6 +19,7 @@ from bot.forms import regenerate_form
 from bot.guard import parse_id
 from bot.listeners.later import Later
 from bot.metrics import Metrics
+from bot.render import blind_label
 from bot.rows import MissingRow, RunRow, VariationRow, VotingClosed
 from bot.runner import Runner
 from bot.store import Store
@@ -104,7 +105,9 @@ def register(
         found = clicked(body, action, respond)
         if found is not None:
             variation, _ = found
-            later.open(client, body.get("trigger_id", ""), regenerate_form(variation.id, variation.type))
+            label = blind_label(store, variation)  # a blind run's form names the letter, not the approach
+            name = f"Variation {label}" if label else variation.type
+            later.open(client, body.get("trigger_id", ""), regenerate_form(variation.id, name))
 
     def on_retry(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()

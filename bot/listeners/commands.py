@@ -51,7 +51,7 @@ def register(app: App, runner: Runner, store: Store, later: Later, max_task_char
             user_id=command.get("user_id", ""),
             response_url=command.get("response_url"),
         )
-        refused = runner.start(origin, parsed.task, parsed.context, fresh=parsed.fresh)
+        refused = runner.start(origin, parsed.task, parsed.context, fresh=parsed.fresh, blind=parsed.blind)
         if refused:
             ack(response_type="ephemeral", text=refused)
         else:

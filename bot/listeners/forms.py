@@ -32,7 +32,7 @@ def register(app: App, runner: Runner, max_task_chars: int) -> None:
             user_id=str((body.get("user") or {}).get("id") or ""),
             response_url=form.response_url,
         )
-        refused = runner.start(origin, form.task, form.context, form.approaches, fresh=form.fresh)
+        refused = runner.start(origin, form.task, form.context, form.approaches, fresh=form.fresh, blind=form.blind)
         if refused:
             ack(response_action="errors", errors={"task": refused})
         else:

@@ -99,7 +99,7 @@ def answer(
         if isinstance(parsed, HelpCommand):
             reply(**help_message(parsed.problem))
             return None
-        refused = runner.start(origin, parsed.task, parsed.context, fresh=parsed.fresh)
+        refused = runner.start(origin, parsed.task, parsed.context, fresh=parsed.fresh, blind=parsed.blind)
         started = None if refused else parsed.task
     if refused:
         reply(refused)
