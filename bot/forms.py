@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.guard import parse_id
+from bot.kit import Block
 from bot.text import truncate_plain
 from orchestrator.events import MAX_APPROACHES, MIN_APPROACHES
 
@@ -99,46 +100,20 @@ def request_form(channel_id: str, response_url: str | None, max_task_chars: int,
                     "initial_option": choices[0],
                 },
             },
-            {
-                "type": "input",
-                "block_id": "fresh",
-                "optional": True,
-                "label": {"type": "plain_text", "text": "Team memory"},
-                "element": {
-                    "type": "checkboxes",
-                    "action_id": "value",
-                    "options": [
-                        {
-                            "text": {"type": "plain_text", "text": "Fresh ideas only"},
-                            "description": {
-                                "type": "plain_text",
-                                "text": "Plan without your team's votes on earlier approaches",
-                            },
-                            "value": FRESH,
-                        }
-                    ],
-                },
-            },
-            {
-                "type": "input",
-                "block_id": "blind",
-                "optional": True,
-                "label": {"type": "plain_text", "text": "Voting"},
-                "element": {
-                    "type": "checkboxes",
-                    "action_id": "value",
-                    "options": [
-                        {
-                            "text": {"type": "plain_text", "text": "Blind voting"},
-                            "description": {
-                                "type": "plain_text",
-                                "text": "Label the approaches A, B, C… and reveal them when voting closes",
-                            },
-                            "value": BLIND,
-                        }
-                    ],
-                },
-            },
+            _checkbox(
+                "fresh",
+                "Team memory",
+                "Fresh ideas only",
+                "Plan without your team's votes on earlier approaches",
+                FRESH,
+            ),
+            _checkbox(
+                "blind",
+                "Voting",
+                "Blind voting",
+                "Label the approaches A, B, C… and reveal them when voting closes",
+                BLIND,
+            ),
         ],
     )
 
@@ -234,3 +209,19 @@ def read_regenerate_form(view: Mapping[str, Any]) -> tuple[int | None, str]:
     carry one the app could have put there."""
     values = _dict(_dict(view.get("state")).get("values"))
     return parse_id(_metadata(view).get("variation_id")), _value(values, "instruction")
+
+
+def _checkbox(block_id: str, label: str, text: str, description: str, value: str) -> Block:
+    """An optional input block holding one checkbox (read back by `_checked`)."""
+    option = {
+        "text": {"type": "plain_text", "text": text},
+        "description": {"type": "plain_text", "text": description},
+        "value": value,
+    }
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "optional": True,
+        "label": {"type": "plain_text", "text": label},
+        "element": {"type": "checkboxes", "action_id": "value", "options": [option]},
+    }
