@@ -298,7 +298,8 @@ def _classify(error: Exception) -> _Failure | None:
         # The SDK raises TypeError at call time when it found no credentials at all.
         return _Failure(retryable=False) if "authentication" in str(error) else None
     if isinstance(error, httpx2.TransportError | _IncompleteStream | anthropic.APIConnectionError):
-        # A stream that breaks after it started surfaces as a bare httpx2 error, a read timeout included.
+        # A stream that breaks after it started: anthropic 2.17 raises APIConnectionError, earlier releases in
+        # pyproject's range let the bare httpx2 error through (a read timeout included).
         return _Failure(retryable=True)
     if isinstance(error, anthropic.APIStatusError):
         status = _status_of(error)

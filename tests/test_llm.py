@@ -339,8 +339,7 @@ def test_sdk_overloaded_twice_then_success(claude: FakeAnthropicAPI) -> None:
     sleeps = Sleeps()
     completion = real_llm(claude, sleeps).complete("Hi", model="m", max_tokens=50)
     assert completion.text == "Hello from the fake"
-    assert [r["_headers"]["x-stainless-retry-count"] for r in claude.requests()] == ["0", "1", "2"]
-    assert sleeps == [0.001, 0.001]
+    assert len(claude.requests()) == 3 and sleeps == [0.001, 0.001]  # our retries, with our waits
 
 
 def test_sdk_attempts_are_ours_not_the_sdks(claude: FakeAnthropicAPI) -> None:
