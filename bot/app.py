@@ -170,12 +170,9 @@ def create_app(
 def build(
     settings: Settings,
     anthropic_client: anthropic.Anthropic | None = None,
-    *,
-    heartbeat: float = 10.0,
-    stale_after: float = 45.0,
 ) -> Services:
     """Wire the real clients from settings. Without an injected Anthropic client the SDK's own is built,
-    which reads ANTHROPIC_BASE_URL itself. `heartbeat` and `stale_after` pace orphan recovery."""
+    which reads ANTHROPIC_BASE_URL itself."""
     metrics = Metrics()
     store = Store(settings.db_path)
     client_id = settings.slack_client_id
@@ -216,7 +213,8 @@ def build(
     followups = FollowUps(engine, store, slack_for, outbox, delivery, in_flight)
     closer = Closer(store, outbox, settings.voting_hours)
     recovery = Recovery(
-        store, slack_for, outbox, delivery, in_flight, beat=heartbeat, stale_after=stale_after, closer=closer
+        store, slack_for, outbox, delivery, in_flight, beat=settings.heartbeat, stale_after=settings.stale_after,
+        closer=closer,
     )
     admission = Admission(Limits(per_user=settings.max_runs_per_user, per_workspace=settings.max_runs_per_workspace))
     ack_first = AckFirst()

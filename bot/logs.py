@@ -8,7 +8,11 @@ unhandled-request warnings; the anthropic SDK logs every prompt at DEBUG. A resp
 capability: whoever holds it can post into that conversation as the app.
 
 `install()` rewrites such records as they are created, so every handler (pytest's caplog included) gets
-the rewritten record; the app's own `run=… step=…` lines pass untouched.
+the rewritten record; the app's own `run=… step=…` lines pass untouched. It also puts the libraries' routine
+lines at the level they deserve, so that the log at INFO is the run steps and what an operator can act on:
+httpx2's line per model request and Bolt's warning that our client replaces SLACK_BOT_TOKEN (the variable
+is what the client was built from) go to DEBUG, and Slack's ordinary close of a Socket Mode link (1000 or
+1001, before it hands over to the next one), which slack_sdk reports at ERROR, to INFO.
 """
 
 from __future__ import annotations
@@ -46,6 +50,26 @@ _REWRITES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+# (logger prefix, what the message starts with, the level it is logged at instead)
+_LEVELS: list[tuple[str, re.Pattern[str], int]] = [
+    ("httpx2", re.compile(r"HTTP Request: "), logging.DEBUG),
+    ("slack_bolt", re.compile(r"As you gave `client` as well, `token` will be unused"), logging.DEBUG),
+    (
+        "slack_sdk.socket_mode",
+        re.compile(r"Failed to receive or enqueue a message: ConnectionClosedOK\b"),
+        logging.INFO,
+    ),
+]
+
+
+def level_of(logger: str, message: str, level: int) -> int:
+    """The level a record deserves: a library's routine line is moved down, everything else kept."""
+    for prefix, start, routine in _LEVELS:
+        if logger.startswith(prefix) and start.match(message):
+            return min(level, routine)
+    return level
+
+
 def scrub_message(logger: str, message: str) -> str:
     """`message` as logged by `logger`, without payloads, message text or response URLs."""
     if logger.startswith(_LIBRARIES):
@@ -71,6 +95,9 @@ def scrub(record: logging.LogRecord) -> logging.LogRecord:
     scrubbed = scrub_message(record.name, message)
     if scrubbed != message:
         record.msg, record.args = scrubbed, None
+    level = level_of(record.name, message, record.levelno)
+    if level != record.levelno:
+        record.levelno, record.levelname = level, logging.getLevelName(level)
     return record
 
 

@@ -119,6 +119,7 @@ class Outbox:
         self._waiting: dict[Hashable, _Job] = {}
         self._sending: dict[Hashable, _Job] = {}
         self._stop = False
+        self._closing = False  # close() is sending what is left: no pacing, no live states
         self._threads = [
             threading.Thread(target=self._send_forever, name=f"outbox-{n}", daemon=True) for n in range(senders)
         ]
@@ -174,9 +175,21 @@ class Outbox:
             return self._cond.wait_for(settled, timeout)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Send what is due within `timeout`, then stop the senders."""
-        self.wait(timeout=timeout)
+        """Send what can still go out within `timeout`, then stop the senders. A stopping process owes Slack
+        every message's last known state, not its pacing: waiting vote counts go at once like finals, live
+        states are dropped (their final follows, or recovery marks the run at the next start), and a message
+        deferred past `timeout` (a long Retry-After) is not waited for, since it could not be sent anyway."""
+        ends = self._clock() + timeout
+
+        def settled() -> bool:
+            return not self._sending and all(job.due > ends for job in self._waiting.values())
+
         with self._cond:
+            self._closing = True
+            for slot in [slot for slot, job in self._waiting.items() if job.kind == Kind.LIVE]:
+                del self._waiting[slot]
+            self._cond.notify_all()
+            self._cond.wait_for(settled, timeout)
             self._stop = True
             self._cond.notify_all()
         for thread in self._threads:
@@ -208,7 +221,7 @@ class Outbox:
             ready = [j for k, j in self._waiting.items() if k == j.key and j.due <= now and k not in self._sending]
             ready.sort(key=lambda j: (-j.kind, j.due))
             for job in ready:
-                if job.kind == Kind.FINAL or _in_progress(job):
+                if job.kind == Kind.FINAL or _in_progress(job) or self._closing:
                     self.budget.spend(job.key)
                 elif not self.budget.allow(job.key):
                     continue

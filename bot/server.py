@@ -98,7 +98,12 @@ class HttpServer:
 
     def stop(self) -> None:
         self._stopping = True
-        self._server.close()
+        if self._thread is None:
+            self._server.close()
+        else:
+            # Closed by the serving loop itself, woken at once: closed from here, the loop would only notice
+            # at its next poll, up to a second later.
+            self._server.trigger.pull_trigger(self._server.close)
         self._server.task_dispatcher.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -127,12 +127,12 @@ class Bot:
 
 @contextmanager
 def start_bot(
-    slack: FakeSlackAPI, claude: FakeAnthropicAPI, db: Path, env: Mapping[str, str] | None = None, **build_options: Any
+    slack: FakeSlackAPI, claude: FakeAnthropicAPI, db: Path, env: Mapping[str, str] | None = None
 ) -> Iterator[Bot]:
     """The app in-process, served as `python -m bot` serves it (metrics included), with `env` on top of
-    bot_env and `build_options` (e.g. heartbeat) passed to build()."""
+    bot_env."""
     settings = Settings.from_env({**bot_env(slack, claude, db), **(env or {})})
-    services = build(settings, anthropic_client=anthropic_client(claude), **build_options)
+    services = build(settings, anthropic_client=anthropic_client(claude))
     server = HttpServer(
         services.app, services.ack_first, services.health, host="127.0.0.1", port=0, metrics=services.metrics
     )
@@ -149,20 +149,36 @@ class BotProcess:
     it requests and reads the database through `store`, as a third process would."""
 
     def __init__(self, slack: FakeSlackAPI, claude: FakeAnthropicAPI, store: Store, log: Path, **env: str) -> None:
-        port = free_port()
         self.log = log
-        with log.open("wb") as stderr:
-            self.popen = subprocess.Popen(
-                [sys.executable, "-m", "bot"],
-                cwd=ROOT,
-                env={**os.environ, **bot_env(slack, claude, Path(store.path)), "PORT": str(port), **env},
-                stderr=stderr,
-            )
-        self.bot = Bot(f"http://127.0.0.1:{port}/slack/events", store, slack, claude)
-        wait_for(lambda: self.health() is not None, timeout=30, context=self.stderr)
+        # free_port() closes the port it found, so with tests running in parallel another process may take it
+        # first: that start fails with "cannot listen on port", and the next port is tried.
+        for _ in range(5):
+            port = free_port()
+            with log.open("wb") as stderr:
+                self.popen = subprocess.Popen(
+                    [sys.executable, "-m", "bot"],
+                    cwd=ROOT,
+                    # A beat twice a second: a process that died is noticed by the others within a second.
+                    env={
+                        **os.environ,
+                        **bot_env(slack, claude, Path(store.path)),
+                        "PORT": str(port),
+                        "VARIATIONS_HEARTBEAT_SECONDS": "0.5",
+                        **env,
+                    },
+                    stderr=stderr,
+                )
+            self.bot = Bot(f"http://127.0.0.1:{port}/slack/events", store, slack, claude)
+            wait_for(self._answers_or_ended, timeout=30, context=self.stderr)
+            if self.popen.poll() is None or "cannot listen on port" not in self.stderr():
+                break
+        assert self.popen.poll() is None, self.stderr()
 
     def stderr(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def _answers_or_ended(self) -> bool:
+        return self.health() is not None or self.popen.poll() is not None
 
     def health(self) -> dict[str, Any] | None:
         """The /healthz report, or None while the process does not answer."""

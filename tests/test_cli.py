@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.fakes import free_port
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 from tests.fakes.slack_api import FakeSlackAPI
@@ -150,6 +152,27 @@ def test_a_port_in_use_is_one_line(slack: FakeSlackAPI, claude: FakeAnthropicAPI
     assert line == f"error: cannot listen on port {port}: Address already in use"
 
 
-def test_a_missing_setting_is_one_line(tmp_path: Path) -> None:
-    line = one_line_error(start_bot({"VARIATIONS_DB": str(tmp_path / "v.db")}))
-    assert line.startswith("error: SLACK_BOT_TOKEN is not set")
+def test_a_newcomer_sees_every_missing_setting_at_once(tmp_path: Path) -> None:
+    done = start_bot({"VARIATIONS_DB": str(tmp_path / "v.db")})
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: SLACK_BOT_TOKEN is not set (the bot token, xoxb-…)",
+        "error: SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify requests (or set SLACK_APP_TOKEN to "
+        "use Socket Mode)",
+        "error: ANTHROPIC_API_KEY is not set",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "what"),
+    [
+        ("SLACK_BOT_TOKEN", "abc", "a bot token (it starts with xoxb-)"),
+        ("SLACK_APP_TOKEN", "xoxb-1", "an app-level token (it starts with xapp-)"),
+    ],
+)
+def test_a_value_that_cannot_be_a_slack_token_is_refused_at_start(
+    slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path, name: str, value: str, what: str
+) -> None:
+    line = one_line_error(start_bot({**bot_env(slack, claude, tmp_path / "v.db"), name: value}))
+    assert line == f"error: {name} is not {what}; check you copied the right one"
+    assert slack.calls("auth.test") == []  # refused before Slack is asked

@@ -124,8 +124,8 @@ def test_voting_closes_by_itself_after_the_voting_hours(
     slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path
 ) -> None:
     # 0.00001 hours is 36 ms: the first heartbeats after the run closes it.
-    env = {"VARIATIONS_VOTING_HOURS": "0.00001"}
-    with start_bot(slack, claude, tmp_path / "v.db", env, heartbeat=0.05) as bot:
+    env = {"VARIATIONS_VOTING_HOURS": "0.00001", "VARIATIONS_HEARTBEAT_SECONDS": "0.05"}
+    with start_bot(slack, claude, tmp_path / "v.db", env) as bot:
         bot.command("Write a tagline")
         bot.wait_run()
         assert "No winner: not enough votes yet" in texts(verdict(bot))

@@ -43,8 +43,22 @@ def test_overrides() -> None:
         ({"PORT": "http"}, "PORT must be a whole number"),
         ({"VARIATIONS_WORKER_THREADS": "0"}, "VARIATIONS_WORKER_THREADS must be more than 0"),
         ({"VARIATIONS_UPDATE_INTERVAL": "soon"}, "VARIATIONS_UPDATE_INTERVAL must be a number"),
+        ({"SLACK_BOT_TOKEN": "abc"}, r"SLACK_BOT_TOKEN is not a bot token \(it starts with xoxb-\)"),
+        ({"SLACK_APP_TOKEN": "xoxb-2"}, r"SLACK_APP_TOKEN is not an app-level token"),
     ],
 )
 def test_mistakes_name_the_variable(change: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.from_env({**BASE, **change})
+
+
+def test_every_problem_is_listed_at_once_a_line_each() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"PORT": "http", "VARIATIONS_TEAM_MEMORY": "maybe"})
+    assert [line.split(" ", 1)[0] for line in str(raised.value).splitlines()] == [
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "ANTHROPIC_API_KEY",
+        "VARIATIONS_TEAM_MEMORY",
+        "PORT",
+    ]

@@ -220,6 +220,10 @@ def test_help_lists_export(tmp_path: Path) -> None:
 def test_no_command_still_starts_the_bot_and_reports_config_errors(tmp_path: Path) -> None:
     done = run_bot(cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr.strip() == "error: SLACK_BOT_TOKEN is not set (the bot token, xoxb-…)"
+    assert [line.split(" ", 2)[1] for line in done.stderr.splitlines()] == [
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "ANTHROPIC_API_KEY",
+    ]
     assert done.stdout == ""
     assert os.listdir(tmp_path) == []

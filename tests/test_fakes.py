@@ -251,6 +251,16 @@ def test_latency_delays_answers(slack: FakeSlackAPI, client: WebClient) -> None:
     assert time.monotonic() - started >= 0.2
 
 
+def test_lowering_the_latency_releases_answers_already_waiting(slack: FakeSlackAPI, client: WebClient) -> None:
+    slack.latency = 600
+    answered = threading.Event()
+    threading.Thread(target=lambda: (client.auth_test(), answered.set()), daemon=True).start()
+    slack.wait_for(lambda: slack.calls("auth.test"))
+    assert not answered.wait(0.1)
+    slack.latency = 0
+    assert answered.wait(10)
+
+
 def test_wait_for_sees_background_work_and_explains_timeouts(slack: FakeSlackAPI, client: WebClient) -> None:
     threading.Timer(0.05, lambda: client.chat_postMessage(channel="C1", text="later")).start()
     [message] = slack.wait_for(lambda: slack.messages("C1"))

@@ -18,7 +18,7 @@ import pytest
 
 from bot.forms import OUT_OF_DATE
 from bot.guard import FORM, JSON, MAX_BODY_BYTES, SQLITE_MAX_ID, SlackEvents, parse_id
-from bot.logs import scrub_message
+from bot.logs import level_of, scrub_message
 from tests.fakes.signing import signed_headers, slash_command_body
 from tests.helpers import CHANNEL, SIGNING_SECRET, TEAM, USER, Bot, interaction
 from tests.scripted import Script, plan_reply
@@ -464,3 +464,29 @@ def test_more_than_twenty_context_lines_are_refused(bot: Bot) -> None:
     answer = json.loads(bot.command(text)[1])
     assert "Your request has 21 context lines; the limit is 20" in json.dumps(answer)
     assert_nothing_happened(bot)
+
+
+@pytest.mark.parametrize(
+    ("logger", "message", "level", "expected"),
+    [
+        ("httpx2", 'HTTP Request: POST https://api.anthropic.com/v1/messages "HTTP/1.1 200 OK"', "INFO", "DEBUG"),
+        ("slack_bolt.App", "As you gave `client` as well, `token` will be unused.", "WARNING", "DEBUG"),
+        (
+            "slack_sdk.socket_mode.websockets",
+            "Failed to receive or enqueue a message: ConnectionClosedOK, error: received 1001 (going away)",
+            "ERROR",
+            "INFO",
+        ),
+        # A link that really broke, and anything else, keep their level.
+        (
+            "slack_sdk.socket_mode.websockets",
+            "Failed to receive or enqueue a message: ConnectionClosedError, error: no close frame received",
+            "ERROR",
+            "ERROR",
+        ),
+        ("slack_bolt.App", "Failed to run listener function (error: boom)", "ERROR", "ERROR"),
+        ("bot.reporter", "HTTP Request: run=1 step=started", "INFO", "INFO"),
+    ],
+)
+def test_routine_library_lines_are_logged_below_info(logger: str, message: str, level: str, expected: str) -> None:
+    assert level_of(logger, message, getattr(logging, level)) == getattr(logging, expected)

@@ -177,3 +177,25 @@ def test_sigterm_interrupts_runs_that_do_not_finish_in_time(
     parent = slack.message(CHANNEL, store.run(1).message_ts)
     assert "Interrupted" in texts(parent)
     assert "Traceback" not in process.stderr()
+
+
+def test_a_runs_log_at_info_is_its_run_steps(start_process: StartProcess) -> None:
+    """What an operator reads of one run and a vote: where the app listens, the run's steps, the drain; no
+    line of the libraries' routine (a model request, the client taking SLACK_BOT_TOKEN's place)."""
+    process = start_process()
+    store = process.bot.store
+    assert process.bot.command("Write a tagline")[0] == 200
+    wait_for(lambda: (run := store.find_run(1)) is not None and run.finished_at)
+    assert process.bot.click(1)[0] == 200
+    process.popen.send_signal(signal.SIGTERM)
+    assert process.wait() == 0
+    lines = [line.split(" ", 2)[2] for line in process.stderr().splitlines()]  # without the date and time
+    steps = [line.split()[3] for line in lines if line.startswith("INFO bot.reporter: run=1 ")]
+    # A worker may finish before the plan's last line is parsed, so "planned" can come after a variation.
+    assert (steps[0], sorted(steps[1:-1]), steps[-1]) == (
+        "step=started",
+        ["step=planned", "step=variation", "step=variation", "step=variation"],
+        "step=finished",
+    )
+    others = [line for line in lines if not line.startswith("INFO bot.reporter: run=1 ")]
+    assert [line.split(":")[0] for line in others] == ["INFO bot", "INFO bot", "INFO bot"], others

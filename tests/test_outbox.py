@@ -179,3 +179,24 @@ def test_split_message_keeps_every_block_and_the_buttons_last() -> None:
     first, second = split_message({"text": "t", "blocks": [section("line one\nline two"), buttons]}) or []
     assert first["blocks"] == [section("line one")] and second["blocks"] == [section("line two"), buttons]
     assert split_message({"text": "t", "blocks": [buttons]}) is None
+
+
+def test_close_sends_waiting_counts_at_once_and_waits_for_nothing_it_cannot_send(slack: FakeSlackAPI) -> None:
+    """A stopping process owes Slack every message's last counts, not its pacing: a refresh held back by
+    the budget goes out at close, a live state is dropped (its final follows, or recovery marks the run),
+    and a message deferred by a long Retry-After is not waited for."""
+    client = WebClient(token="xoxb-test", base_url=slack.url, retry_handlers=[])
+    budget = UpdateBudget(interval=600, per_minute=1, burst=1)  # one paced update, then none for minutes
+    box = Outbox(one_workspace(client), budget, policy=Policy(retry_after_cap=3600))
+    counted, live, deferred = post(slack, "👍 0"), post(slack, "Writing…"), post(slack, "👍 0")
+    box.update(CHANNEL, counted, lambda: [message("👍 1")], kind=Kind.REFRESH)
+    assert box.wait([counted], timeout=5)
+    box.update(CHANNEL, counted, lambda: [message("👍 2")], kind=Kind.REFRESH)  # held back by the budget
+    box.update(CHANNEL, live, lambda: [message("half a sentence")], kind=Kind.LIVE)
+    slack.fail_next("chat.update", status=429, retry_after=3600, when=lambda p: p.get("ts") == deferred)
+    box.update(CHANNEL, deferred, lambda: [message("👍 1")], kind=Kind.FINAL)
+    slack.wait_for(lambda: any(c.faulted for c in slack.calls("chat.update")))
+    assert not box.wait([counted], timeout=0.3)  # still paced while the process runs
+    box.close(timeout=30)  # returns as soon as what can be sent is sent: well within the test's time limit
+    assert texts(slack, counted) == "👍 2"
+    assert texts(slack, live) == "Writing…" and texts(slack, deferred) == "👍 0"

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from bot.__main__ import StartupError, listen_socket_mode
 from bot.app import Services, build
 from bot.config import Settings
 from bot.rows import RunRow
+from bot.serve import StartupError, listen_socket_mode
 from bot.store import Store
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 from tests.fakes.socket_mode import APP_ID, FakeSocketModeSlack

@@ -24,7 +24,7 @@ def read_only(bot: Bot, on: bool) -> None:
 @pytest.fixture
 def quick_bot(slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path) -> Iterator[Bot]:
     """The bot with recovery looking for orphans five times a second."""
-    with start_bot(slack, claude, tmp_path / "variations.db", heartbeat=0.2) as bot:
+    with start_bot(slack, claude, tmp_path / "variations.db", {"VARIATIONS_HEARTBEAT_SECONDS": "0.2"}) as bot:
         yield bot
 
 

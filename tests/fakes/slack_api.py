@@ -14,6 +14,7 @@ import base64
 import copy
 import itertools
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,7 +96,8 @@ class FakeSlackAPI(LoopbackFake):
 
     def __init__(self, *, per_token: bool = False) -> None:
         super().__init__()
-        self.latency = 0.0  # seconds slept before each answer, to model network + Slack time in benchmarks
+        self._latency = 0.0
+        self._latency_changed = threading.Condition()
         # per_token: token -> its workspace, as oauth.v2.access issued them; None: every token is TEAM_ID's.
         self._teams: dict[str, str] | None = {} if per_token else None
         self._codes: dict[str, tuple[str, str | None, str]] = {}  # OAuth code -> (team, redirect_uri, scope)
@@ -114,6 +116,18 @@ class FakeSlackAPI(LoopbackFake):
         self._statuses: dict[tuple[str, str], str] = {}
         self._prompts: dict[tuple[str, str | None], dict[str, Any]] = {}
         self._titles: dict[tuple[str, str], str] = {}
+
+    @property
+    def latency(self) -> float:
+        """Seconds each answer waits, to model network + Slack time; lowering it also shortens the answers
+        already waiting, so a test that made Slack slow ends without waiting out its own slowness."""
+        return self._latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        with self._latency_changed:
+            self._latency = seconds
+            self._latency_changed.notify_all()
 
     @property
     def url(self) -> str:
@@ -285,8 +299,10 @@ class FakeSlackAPI(LoopbackFake):
             handler.send_text(fault.status, f"fake Slack error {fault.status}: {fault.error}")
 
     def _sleep(self) -> None:
-        if self.latency > 0:
-            time.sleep(self.latency)
+        started = time.monotonic()
+        with self._latency_changed:
+            while (left := self._latency - (time.monotonic() - started)) > 0:
+                self._latency_changed.wait(left)
 
     def _take_fault(self, method: str, params: Params) -> _Fault | None:
         queue = self._faults.get(method) or []
