@@ -22,8 +22,7 @@ from bot.rows import VariationStatus
 from bot.store import Store, now
 from bot.streams import Stream, Streams, closing_blocks, heading
 from bot.threads import SlackThread
-from orchestrator.events import SYNTHESIS, WorkerResult
-from orchestrator.llm import Usage
+from orchestrator.events import SYNTHESIS, Usage, WorkerResult
 from orchestrator.parsing import Approach
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ from orchestrator.events import (
     SYNTHESIS,
     AnalysisDelta,
     AnalysisReady,
+    Completion,
     Event,
     PlanError,
     Planned,
@@ -27,12 +28,13 @@ from orchestrator.events import (
     Request,
     RunFinished,
     RunResult,
+    Usage,
     WorkerDelta,
     WorkerFinished,
     WorkerResult,
     WorkerStarted,
 )
-from orchestrator.llm import LLM, Completion, LLMError, Usage
+from orchestrator.llm import LLM, LLMError
 from orchestrator.parsing import (
     AnalysisParsed,
     Approach,

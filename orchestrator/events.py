@@ -6,13 +6,38 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from orchestrator.llm import Completion, Usage
 from orchestrator.parsing import Approach, Plan, preview_analysis, preview_response
 
 MIN_APPROACHES = 2
 MAX_APPROACHES = 5
 SYNTHESIS = "synthesis"  # the approach type of a synthesis, stored and voted on like any variation
 FOLLOW_UP = "follow-up"  # the approach type of a variation asked for by an instruction in the thread
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one call or, added up, of a run."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
+
+    @property
+    def total(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A finished model call: its text and what it cost."""
+
+    text: str
+    model: str
+    usage: Usage
+    stop_reason: str | None
+    seconds: float
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import anthropic
 import httpx2
 
+from orchestrator.events import Completion, Usage
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_ATTEMPTS = 4
@@ -44,32 +46,6 @@ _ERROR_TYPE_STATUS = {
     "timeout_error": 504,
     "overloaded_error": 529,
 }
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token counts of one call or, added up, of a run."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
-
-    @property
-    def total(self) -> int:
-        return self.input_tokens + self.output_tokens
-
-
-@dataclass(frozen=True)
-class Completion:
-    """A finished model call: its text and what it cost."""
-
-    text: str
-    model: str
-    usage: Usage
-    stop_reason: str | None
-    seconds: float
 
 
 class LLMError(RuntimeError):
