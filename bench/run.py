@@ -45,8 +45,8 @@ sys.path.insert(0, str(ROOT))
 from bench.stats_bench import build as build_workspace  # noqa: E402
 from bench.stats_bench import measure as measure_stats  # noqa: E402
 from bench.stats_bench import verdict  # noqa: E402
-from bot.stats import WORKSPACE_LABEL  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.store.stats import WORKSPACE_LABEL  # noqa: E402
+from bot.store.store import Store  # noqa: E402
 from tests.fakes import free_port, wait_for  # noqa: E402
 from tests.fakes.anthropic_api import CHARS_PER_TOKEN, FakeAnthropicAPI, FakeReply  # noqa: E402
 from tests.fakes.signing import block_actions_body, signed_headers, slash_command_body  # noqa: E402
@@ -661,7 +661,7 @@ def report(results: list[Result], path: Path, other_cores: float) -> str:
         "Ack latencies are timed from the moment a request's bytes are sent on an open connection to its",
         "first response bytes. Row 3 also counts the Slack calls the app made before the last command of a burst",
         "was answered: runs that got going while people still waited for their ack (the app means to start",
-        "none before, see `bot/priority.py`). Each row starts once the app has made no Slack call for 2 s.",
+        "none before, see `bot/work/ack_first.py`). Each row starts once the app has made no Slack call for 2 s.",
         "The app is pinned to one core and the benchmark (fakes and load generator) to",
         "the other, as in production where Slack and Anthropic are not on the app's machine; a Python",
         "process uses about one core anyway. Completion under 100 concurrent runs is bounded by the worker",

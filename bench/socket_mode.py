@@ -124,7 +124,7 @@ def websockets(ping_interval: float | None = None) -> Callable[[Services], Clien
 
 
 def chosen(services: Services) -> Client:
-    from bot.socket_mode import SocketMode
+    from bot.entry.socket_mode import SocketMode
 
     return SocketMode(services.app, APP_TOKEN, services.app.client.base_url)
 
@@ -144,7 +144,7 @@ CANDIDATES = [
     ),
     Candidate("Bolt `websockets` adapter (asyncio)", websockets(), installed("websockets", "aiohttp")),
     Candidate(
-        "chosen: Bolt `websockets` adapter, `ping_interval=1`, envelopes on 16 threads (`bot/socket_mode.py`)",
+        "chosen: Bolt `websockets` adapter, `ping_interval=1`, envelopes on 16 threads (`bot/entry/socket_mode.py`)",
         chosen,
         installed("websockets", "aiohttp"),
     ),

@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.stats import stats  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.store.stats import stats  # noqa: E402
+from bot.store.store import Store  # noqa: E402
 
 RUNS = 50_000
 CHANNELS = 20

@@ -1,6 +1,6 @@
 """Slack calls per run in a channel for the two ways a variation's text reaches Slack: rewriting posted
 messages (chat.update, through the outbox) and Slack's native streaming (chat.startStream / appendStream /
-stopStream, bot/streams.py).
+stopStream, bot/slack/streams.py).
 
     .venv/bin/python bench/streaming.py            # prints the "Streaming" section for docs/benchmarks.md
 

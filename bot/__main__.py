@@ -1,7 +1,7 @@
 """`variations-bot` / `python -m bot`: a thin command line over the functions that do the work, which tests
-call in-process. With no command it runs the Slack app (bot/serve.py: Socket Mode when SLACK_APP_TOKEN is
-set, else HTTP on $PORT); `export` writes the database out as JSON or CSV (bot/export.py); `purge --team T…`
-deletes one workspace's data (bot/purge.py). Only the command that runs is imported: `export` and `purge`
+call in-process. With no command it runs the Slack app (bot/entry/serve.py: Socket Mode when SLACK_APP_TOKEN is
+set, else HTTP on $PORT); `export` writes the database out as JSON or CSV (bot/store/export.py); `purge --team T…`
+deletes one workspace's data (bot/store/purge.py). Only the command that runs is imported: `export` and `purge`
 start in a fraction of a second, without the Slack and Anthropic SDKs.
 """
 
@@ -13,8 +13,8 @@ import os
 import sys
 from collections.abc import Mapping
 
-from bot.export import FORMATS, ExportError, db_path_from, export
-from bot.purge import PurgeError, purge
+from bot.store.export import FORMATS, ExportError, db_path_from, export
+from bot.store.purge import PurgeError, purge
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         return run_export(args, environ)
     if args.command == "purge":
         return run_purge(args, environ)
-    from bot.serve import run_bot  # the SDKs load only for the command that needs them
+    from bot.entry.serve import run_bot  # the SDKs load only for the command that needs them
 
     return run_bot(environ)
 

@@ -14,28 +14,29 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, ServerErrorRetryHandler
 from slack_sdk.http_retry.handler import RetryHandler
 
-from bot import logs
-from bot.admission import Admission, InFlight, Limits
-from bot.closing import Closer
 from bot.config import Settings
-from bot.delivery import Delivery
-from bot.followups import FollowUps
-from bot.guard import WellFormed
-from bot.installations import Installations, bolt_options, clients_for, installations_path
 from bot.listeners import actions, assistant, commands, forms, home, mentions, shortcuts
-from bot.listeners.later import Later
-from bot.memory import TeamMemory
-from bot.metrics import Metrics
-from bot.outbox import Outbox, Policy
-from bot.priority import AckFirst
-from bot.recovery import Recovery
-from bot.reporter import Reporter
-from bot.runner import Runner
-from bot.slack_client import CappedRateLimitRetryHandler, CountedRetryHandler
-from bot.store import Store
-from bot.streams import Streams
-from bot.throttle import UpdateBudget
-from bot.votes import VoteRefresher
+from bot.observe import logs
+from bot.observe.metrics import Metrics
+from bot.parse.payloads import WellFormed
+from bot.slack.clients import CappedRateLimitRetryHandler, CountedRetryHandler
+from bot.slack.outbox import Outbox, Policy
+from bot.slack.pacing import UpdateBudget
+from bot.slack.streams import Streams
+from bot.slack.workspaces import bolt_options, clients_for
+from bot.store.installations import Installations, installations_path
+from bot.store.store import Store
+from bot.store.team_record import TeamMemory
+from bot.work.ack_first import AckFirst
+from bot.work.admission import Admission, InFlight, Limits
+from bot.work.closing import Closer
+from bot.work.delivery import Delivery
+from bot.work.followups import FollowUps
+from bot.work.later import Later
+from bot.work.recovery import Recovery
+from bot.work.reporter import Reporter
+from bot.work.runner import Runner
+from bot.work.vote_counts import VoteRefresher
 from orchestrator.engine import Engine
 from orchestrator.llm import LLM, make_client
 

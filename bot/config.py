@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bot.pricing import DEFAULT_PRICES, Prices
+from bot.store.pricing import DEFAULT_PRICES, Prices
 from orchestrator.settings import models_from_env
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"

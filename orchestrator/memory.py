@@ -47,7 +47,7 @@ def fit(record: TeamRecord, max_lines: int = MAX_RECORD_LINES, max_chars: int = 
 
 def read_record(conn: sqlite3.Connection, team_id: str | None, channel_id: str | None = None) -> TeamRecord:
     """The record of a workspace (every workspace in the file when `team_id` is None) and of one of its
-    channels, from the scoreboard's totals (which the app keeps current: see bot/scoreboard.py), fitted to
+    channels, from the scoreboard's totals (which the app keeps current: see bot/store/scoreboard.py), fitted to
     the budget. A channel with fewer than MIN_CHANNEL_VOTES votes adds nothing of its own."""
     excluded = ", ".join("?" for _ in _NOT_APPROACHES)
     sql = (

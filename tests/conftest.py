@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Store
+from bot.store.store import Store
 from orchestrator.engine import Engine
 from orchestrator.llm import LLM
 from tests.fakes.anthropic_api import FakeAnthropicAPI

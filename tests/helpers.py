@@ -20,9 +20,9 @@ import anthropic
 
 from bot.app import build
 from bot.config import Settings
-from bot.rows import RunRow
-from bot.server import HttpServer
-from bot.store import Store
+from bot.entry.http import HttpServer
+from bot.store.rows import RunRow
+from bot.store.store import Store
 from tests.fakes import free_port, wait_for
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 from tests.fakes.signing import block_actions_body, event_body, signed_headers, slash_command_body

@@ -6,7 +6,7 @@ import json
 import threading
 from pathlib import Path
 
-from bot.markdown import MARKDOWN_LIMIT, ZWSP
+from bot.render.markdown import MARKDOWN_LIMIT, ZWSP
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
 from tests.fakes.signing import signed_headers, slash_command_body
 from tests.fakes.slack_api import FakeSlackAPI

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from bot.installations import BOT_SCOPES
 from bot.listeners.assistant import PROMPTS_TITLE, SUGGESTED_PROMPTS
-from bot.rows import VariationRow
-from bot.threads import PLANNING
+from bot.slack.run_thread import PLANNING
+from bot.slack.workspaces import BOT_SCOPES
+from bot.store.rows import VariationRow
 from tests.fakes.signing import event_body, signed_headers
 from tests.helpers import ROOT, SIGNING_SECRET, TEAM, USER, Bot, buttons, texts
 from tests.scripted import Script

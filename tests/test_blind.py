@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from bot.blocks import BLIND_NOTE, BLIND_PLAN, failed_variation_message, verdict_message, writing_message
-from bot.command import RunCommand, parse_command
-from bot.forms import REGENERATE_FORM, REQUEST_FORM
-from bot.rows import Tally
-from bot.store import Store
-from bot.streams import heading
+from bot.parse.command_text import RunCommand, parse_command
+from bot.render.blocks import BLIND_NOTE, BLIND_PLAN, failed_variation_message, verdict_message, writing_message
+from bot.render.forms import REGENERATE_FORM, REQUEST_FORM
+from bot.slack.streams import heading
+from bot.store.rows import Tally
+from bot.store.store import Store
 from orchestrator.parsing import Approach
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
 from tests.fakes.slack_api import FakeSlackAPI

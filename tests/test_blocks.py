@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.blocks import (
+from bot.render.blocks import (
     Progress,
     analysis_message,
     failed_variation_message,
@@ -15,8 +15,8 @@ from bot.blocks import (
     vote_buttons,
     writing_message,
 )
-from bot.kit import MARKDOWN_LIMIT
-from bot.rows import RunStatus, Tally, VariationRow, VariationStatus
+from bot.render.kit import MARKDOWN_LIMIT
+from bot.store.rows import RunStatus, Tally, VariationRow, VariationStatus
 from orchestrator.parsing import Approach
 
 FORMAL = Approach("formal", "Be <precise>")

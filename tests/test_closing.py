@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.blocks import variation_messages, verdict_message
-from bot.rows import Tally
-from bot.store import Store
+from bot.render.blocks import variation_messages, verdict_message
+from bot.store.rows import Tally
+from bot.store.store import Store
 from orchestrator.parsing import Approach
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 from tests.fakes.signing import block_actions_body, signed_headers

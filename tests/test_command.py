@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.command import MAX_CONTEXT_LINES, HelpCommand, RunCommand, parse_command
-from bot.forms import (
+from bot.parse.command_text import MAX_CONTEXT_LINES, HelpCommand, RunCommand, parse_command
+from bot.render.forms import (
     INPUT_MAX_LENGTH,
     OUT_OF_DATE,
     RequestForm,

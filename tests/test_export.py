@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.store import Store
+from bot.store.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("runs", "variations", "feedback", "votes")

@@ -16,9 +16,10 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from bot.forms import OUT_OF_DATE
-from bot.guard import FORM, JSON, MAX_BODY_BYTES, SQLITE_MAX_ID, SlackEvents, parse_id
-from bot.logs import level_of, scrub_message
+from bot.entry.guard import MAX_BODY_BYTES, SlackEvents
+from bot.observe.logs import level_of, scrub_message
+from bot.parse.payloads import FORM, JSON, SQLITE_MAX_ID, parse_id
+from bot.render.forms import OUT_OF_DATE
 from tests.fakes.signing import signed_headers, slash_command_body
 from tests.helpers import CHANNEL, SIGNING_SECRET, TEAM, USER, Bot, interaction
 from tests.scripted import Script, plan_reply
@@ -358,7 +359,11 @@ def test_no_request_text_body_or_response_url_is_logged(logged_bot: Bot, caplog:
             "Going to retry the same request: POST https://hooks.slack.com/commands/T1/2/secret",
             "Going to retry the same request: POST (response_url)",
         ),
-        ("bot.runner", "note to https://hooks.slack.com/actions/T1/2/secret failed", "note to (response_url) failed"),
+        (
+            "bot.work.runner",
+            "note to https://hooks.slack.com/actions/T1/2/secret failed",
+            "note to (response_url) failed",
+        ),
         (
             "slack_bolt.App",
             "Unhandled request ({'type': 'block_actions', 'block_id': 'b', 'action_id': 'vote_up'})\n---\n"
@@ -395,7 +400,7 @@ def test_no_request_text_body_or_response_url_is_logged(logged_bot: Bot, caplog:
             "Failed to fetch oauth.v2.access result with code: 123.456.abc - error: invalid_code",
             "Failed to fetch oauth.v2.access result (code not logged) - error: invalid_code",
         ),
-        ("bot.reporter", "run=1 step=planned approaches=3", "run=1 step=planned approaches=3"),
+        ("bot.work.reporter", "run=1 step=planned approaches=3", "run=1 step=planned approaches=3"),
     ],
 )
 def test_log_messages_keep_what_happened_and_lose_the_payload(logger: str, message: str, logged: str) -> None:
@@ -485,7 +490,7 @@ def test_more_than_twenty_context_lines_are_refused(bot: Bot) -> None:
             "ERROR",
         ),
         ("slack_bolt.App", "Failed to run listener function (error: boom)", "ERROR", "ERROR"),
-        ("bot.reporter", "HTTP Request: run=1 step=started", "INFO", "INFO"),
+        ("bot.work.reporter", "HTTP Request: run=1 step=started", "INFO", "INFO"),
     ],
 )
 def test_routine_library_lines_are_logged_below_info(logger: str, message: str, level: str, expected: str) -> None:

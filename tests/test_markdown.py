@@ -1,4 +1,4 @@
-"""Tests for bot.markdown: model Markdown for Slack's markdown block, inert whatever Slack's translation does
+"""Tests for bot.render.markdown: model Markdown for Slack's markdown block, inert whatever Slack's translation does
 with it, and split to the block's 12,000 characters without breaking a construct.
 
 What Slack would show is checked by reading the output as a CommonMark reader does (markdown-it-py), and
@@ -20,10 +20,10 @@ from markdown_it import MarkdownIt
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.markdown import MARKDOWN_LIMIT, RULE, ZWSP, _scan, halve, render, split_markdown
-from bot.outbox import Kind, Outbox, Policy, split_message
-from bot.slack_client import one_workspace
-from bot.throttle import UpdateBudget
+from bot.render.markdown import MARKDOWN_LIMIT, RULE, ZWSP, _scan, halve, render, split_markdown
+from bot.slack.clients import one_workspace
+from bot.slack.outbox import Kind, Outbox, Policy, split_message
+from bot.slack.pacing import UpdateBudget
 from tests.fakes.slack_api import FakeSlackAPI
 
 Z = ZWSP

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from bot.blocks import analysis_message
 from bot.config import ConfigError, Settings
-from bot.store import Store
+from bot.render.blocks import analysis_message
+from bot.store.store import Store
 from orchestrator.events import TeamRecord, TypeVotes
 from orchestrator.memory import MAX_RECORD_CHARS, MAX_RECORD_LINES, MIN_CHANNEL_VOTES, read_record
 from orchestrator.parsing import parse_plan

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from bot.forms import request_form
-from bot.mention import named_approach, typed_text, without_mention
-from bot.rows import VariationRow, VariationStatus
-from bot.store import Store
+from bot.parse.references import named_approach, typed_text, without_mention
+from bot.render.forms import request_form
+from bot.store.rows import VariationRow, VariationStatus
+from bot.store.store import Store
 from orchestrator.parsing import Approach
 from orchestrator.prompts import FollowUp, follow_up_prompt
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply, prompt_text

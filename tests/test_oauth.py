@@ -29,8 +29,9 @@ import pytest
 
 from bot.__main__ import main
 from bot.config import ConfigError, Settings
-from bot.installations import BOT_SCOPES, authorize_page, installations_path
-from bot.stats import stats
+from bot.slack.workspaces import BOT_SCOPES, authorize_page
+from bot.store.installations import installations_path
+from bot.store.stats import stats
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 from tests.fakes.signing import signed_headers
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlackAPI

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.metrics import Metrics, request_kind
-from bot.rows import VariationRow
-from bot.store import Store
+from bot.observe.metrics import Metrics, request_kind
+from bot.store.rows import VariationRow
+from bot.store.store import Store
 from tests.fakes import wait_for
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 from tests.fakes.slack_api import FakeSlackAPI
@@ -190,12 +190,12 @@ def test_a_runs_log_at_info_is_its_run_steps(start_process: StartProcess) -> Non
     process.popen.send_signal(signal.SIGTERM)
     assert process.wait() == 0
     lines = [line.split(" ", 2)[2] for line in process.stderr().splitlines()]  # without the date and time
-    steps = [line.split()[3] for line in lines if line.startswith("INFO bot.reporter: run=1 ")]
+    steps = [line.split()[3] for line in lines if line.startswith("INFO bot.work.reporter: run=1 ")]
     # A worker may finish before the plan's last line is parsed, so "planned" can come after a variation.
     assert (steps[0], sorted(steps[1:-1]), steps[-1]) == (
         "step=started",
         ["step=planned", "step=variation", "step=variation", "step=variation"],
         "step=finished",
     )
-    others = [line for line in lines if not line.startswith("INFO bot.reporter: run=1 ")]
+    others = [line for line in lines if not line.startswith("INFO bot.work.reporter: run=1 ")]
     assert [line.split(":")[0] for line in others] == ["INFO bot", "INFO bot", "INFO bot"], others

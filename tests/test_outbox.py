@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.outbox import Kind, Outbox, Policy, split_message
-from bot.slack_client import one_workspace
-from bot.throttle import UpdateBudget
+from bot.slack.clients import one_workspace
+from bot.slack.outbox import Kind, Outbox, Policy, split_message
+from bot.slack.pacing import UpdateBudget
 from tests.fakes.slack_api import FakeSlackAPI
 
 CHANNEL = "C0001"

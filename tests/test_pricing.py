@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from bot.blocks import Progress, status_line
 from bot.config import ConfigError, Settings
-from bot.export import export
-from bot.home import usage_line
-from bot.pricing import DEFAULT_PRICES, LIST_PRICES, Price, money, parse_prices, total
-from bot.rows import RunStatus
-from bot.stats import stats
-from bot.store import Store
+from bot.render.blocks import Progress, status_line
+from bot.render.home import usage_line
+from bot.store.export import export
+from bot.store.pricing import DEFAULT_PRICES, LIST_PRICES, Price, money, parse_prices, total
+from bot.store.rows import RunStatus
+from bot.store.stats import stats
+from bot.store.store import Store
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.helpers import CHANNEL, make_run, press, run_thread, start_bot, texts

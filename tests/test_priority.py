@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bot.listeners.later import Later
-from bot.priority import AckFirst
+from bot.work.ack_first import AckFirst
+from bot.work.later import Later
 
 
 def test_wait_quiet_returns_once_requests_are_answered_not_before() -> None:

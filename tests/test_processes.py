@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import threading
 
-from bot.store import Tally
+from bot.store.store import Tally
 from tests.fakes import wait_for
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
 from tests.helpers import Bot, StartProcess

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.ranking import MIN_VOTES, Ranked, leaders, wilson_interval, wilson_lower
+from bot.store.ranking import MIN_VOTES, Ranked, leaders, wilson_interval, wilson_lower
 
 
 def test_known_intervals() -> None:

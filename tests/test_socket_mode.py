@@ -20,9 +20,9 @@ import pytest
 
 from bot.app import Services, build
 from bot.config import Settings
-from bot.rows import RunRow
-from bot.serve import StartupError, listen_socket_mode
-from bot.store import Store
+from bot.entry.serve import StartupError, listen_socket_mode
+from bot.store.rows import RunRow
+from bot.store.store import Store
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 from tests.fakes.socket_mode import APP_ID, FakeSocketModeSlack
 from tests.helpers import CHANNEL, ROOT, TEAM, USER, anthropic_client, bot_env, buttons, texts

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.home import MAX_BLOCKS, NO_VOTES, RANKING_NOTE, home_view, stats_message
-from bot.stats import RecentRun, Stats, TypeStats, recent_runs, stats
-from bot.store import VOTE_VALUES as VOTES
-from bot.store import Store
+from bot.render.home import MAX_BLOCKS, NO_VOTES, RANKING_NOTE, home_view, stats_message
+from bot.store.stats import RecentRun, Stats, TypeStats, recent_runs, stats
+from bot.store.store import VOTE_VALUES as VOTES
+from bot.store.store import Store
 from tests.helpers import CHANNEL, NOW, TEAM, Bot, make_run, record_clicks, section_texts
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Store, StoreError, Tally
+from bot.store.store import Store, StoreError, Tally
 
 
 @pytest.fixture
@@ -279,7 +279,7 @@ def opened_as_user(path: Path) -> str:
     drop = "os.setgroups([]); os.setgid(NOBODY); os.setuid(NOBODY)" if os.geteuid() == 0 else ""
     code = f"""
 import os, sys
-from bot.store import Store, StoreError
+from bot.store.store import Store, StoreError
 NOBODY = {NOBODY}
 Store(":memory:").close()  # everything imported, lazy imports too, while the interpreter's files are readable
 {drop}
@@ -369,7 +369,7 @@ def test_check_writable_raises_when_the_file_system_refuses_writes(tmp_path: Pat
     so only a real write shows it."""
     code = """
 import resource, signal, sqlite3, sys
-from bot.store import Store
+from bot.store.store import Store
 store = Store(sys.argv[1])
 store.processes.check_writable()
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -1,4 +1,4 @@
-"""Slack's native streaming, the second delivery path (bot/streams.py): variations in DMs grow in place
+"""Slack's native streaming, the second delivery path (bot/slack/streams.py): variations in DMs grow in place
 and end with their vote buttons; whatever Slack refuses, every run still ends visibly, buttons included."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from bot.config import ConfigError, Settings
-from bot.markdown import render
-from bot.rows import VariationRow, VariationStatus
-from bot.streams import closing_blocks, heading, settled
+from bot.render.markdown import render
+from bot.slack.streams import closing_blocks, heading, settled
+from bot.store.rows import VariationRow, VariationStatus
 from orchestrator.parsing import Approach
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
 from tests.fakes.slack_api import FakeSlackAPI

@@ -1,4 +1,4 @@
-"""Tests for bot.text: escaping for Slack mrkdwn, and splitting to Slack's length limits. (Model Markdown
+"""Tests for bot.render.mrkdwn: escaping for Slack mrkdwn, and splitting to Slack's length limits. (Model Markdown
 goes in markdown blocks: tests/test_markdown.py.)"""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import SECTION_LIMIT, clean, escape, split_text, truncate_plain
+from bot.render.mrkdwn import SECTION_LIMIT, clean, escape, split_text, truncate_plain
 
 ENTITY_TAIL = re.compile(r"&[#\w]*$")
 ENTITY_HEAD = re.compile(r"^[#\w]*;")

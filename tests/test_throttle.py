@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.throttle import PRUNE_AT, UpdateBudget
+from bot.slack.pacing import PRUNE_AT, UpdateBudget
 
 
 class Clock:

@@ -13,17 +13,17 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.blocks import CLOSE_VOTING, REGENERATE, RETRY, SYNTHESIZE, VOTE_DOWN, VOTE_UP
-from bot.closing import Closer
-from bot.forms import regenerate_form
-from bot.guard import parse_id
-from bot.listeners.later import Later
-from bot.metrics import Metrics
-from bot.render import blind_label
-from bot.rows import MissingRow, RunRow, VariationRow, VotingClosed
-from bot.runner import Runner
-from bot.store import Store
-from bot.votes import VoteRefresher
+from bot.observe.metrics import Metrics
+from bot.parse.payloads import parse_id
+from bot.render.blocks import CLOSE_VOTING, REGENERATE, RETRY, SYNTHESIZE, VOTE_DOWN, VOTE_UP
+from bot.render.forms import regenerate_form
+from bot.render.rebuild import blind_label
+from bot.store.rows import MissingRow, RunRow, VariationRow, VotingClosed
+from bot.store.store import Store
+from bot.work.closing import Closer
+from bot.work.later import Later
+from bot.work.runner import Runner
+from bot.work.vote_counts import VoteRefresher
 
 log = logging.getLogger(__name__)
 

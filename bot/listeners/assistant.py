@@ -2,9 +2,9 @@
 
 Opening the pane shows suggested prompts. A message in one of its threads (or in any thread of the app's
 DM) starts a run in that thread, titled with the request, or, in a run's thread, is an instruction for the
-run, as an @mention is in a channel thread (`mentions.instruct`). A message at the top of the DM starts a
-run in a thread under it. The run's variations stream (`bot.streams`), and the pane shows "is planning
-approaches…" while the plan is written (`bot.threads.show_status`).
+run, as an @mention is in a channel thread (`bot.work.messages.instruct`). A message at the top of the DM starts a
+run in a thread under it. The run's variations stream (`bot.slack.streams`), and the pane shows "is planning
+approaches…" while the plan is written (`bot.slack.run_thread.show_status`).
 
 Nothing here calls Slack before the ack: Bolt runs these listeners before answering
 (`process_before_response`), the middleware only attaches helpers (`set_title`, `set_suggested_prompts`, …)
@@ -24,14 +24,14 @@ from slack_bolt import App, BoltContext
 from slack_bolt.middleware.assistant import Assistant
 from slack_sdk import WebClient
 
-from bot.blocks import dm_help_message
-from bot.listeners.later import Later
-from bot.listeners.mentions import Said, answer
-from bot.mention import typed_text, without_mention
-from bot.runner import Runner
-from bot.store import Store
-from bot.text import truncate_plain
-from bot.threads import Origin
+from bot.parse.references import typed_text, without_mention
+from bot.render.blocks import dm_help_message
+from bot.render.mrkdwn import truncate_plain
+from bot.slack.run_thread import Origin
+from bot.store.store import Store
+from bot.work.later import Later
+from bot.work.messages import Said, answer
+from bot.work.runner import Runner
 
 log = logging.getLogger(__name__)
 

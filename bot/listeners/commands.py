@@ -8,15 +8,15 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.blocks import help_message
-from bot.command import HelpCommand, parse_command
-from bot.forms import request_form
-from bot.home import stats_message
-from bot.listeners.later import Later
-from bot.runner import Runner
-from bot.stats import stats
-from bot.store import Store
-from bot.threads import Origin
+from bot.parse.command_text import HelpCommand, parse_command
+from bot.render.blocks import help_message
+from bot.render.forms import request_form
+from bot.render.home import stats_message
+from bot.slack.run_thread import Origin
+from bot.store.stats import stats
+from bot.store.store import Store
+from bot.work.later import Later
+from bot.work.runner import Runner
 
 COMMAND = "/variations"
 

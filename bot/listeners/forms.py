@@ -7,9 +7,9 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.forms import REGENERATE_FORM, REQUEST_FORM, read_regenerate_form, read_request_form, request_errors
-from bot.runner import Runner
-from bot.threads import Origin
+from bot.render.forms import REGENERATE_FORM, REQUEST_FORM, read_regenerate_form, read_request_form, request_errors
+from bot.slack.run_thread import Origin
+from bot.work.runner import Runner
 
 FORM_BROKEN = "This form no longer points at a variation. Close it and click ♻️ on the variation again."
 

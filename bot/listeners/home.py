@@ -12,9 +12,9 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.home import home_view
-from bot.stats import RecentRun, recent_runs, stats
-from bot.store import Store
+from bot.render.home import home_view
+from bot.store.stats import RecentRun, recent_runs, stats
+from bot.store.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -10,101 +10,20 @@ returns, and nothing here calls Slack: notes to the person go out after the ack.
 from __future__ import annotations
 
 import logging
-import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from bot.blocks import mention_help_message
-from bot.command import HelpCommand, parse_command
-from bot.kit import Message
-from bot.listeners.later import Later
-from bot.mention import named_approach, typed_text, without_mention
-from bot.reporter import NOT_RECORDED
-from bot.rows import RunRow
-from bot.runner import Runner
-from bot.store import Store
-from bot.threads import Origin
+from bot.parse.references import typed_text, without_mention
+from bot.render.blocks import mention_help_message
+from bot.slack.run_thread import Origin
+from bot.store.store import Store
+from bot.work.later import Later
+from bot.work.messages import Said, answer
+from bot.work.runner import Runner
 
 log = logging.getLogger(__name__)
-
-STILL_WRITING = "The variations are still being written; ask again once they are all in."
-
-
-def too_long(chars: int, limit: int) -> str:
-    return f"Your instruction is {chars:,} characters long; the limit is {limit:,}. Shorten it and try again."
-
-
-def instruct(
-    runner: Runner, store: Store, max_task_chars: int, run: RunRow, instruction: str, team_id: str, user_id: str
-) -> str | None:
-    """Queue the work an instruction in a run's thread asks for (a new version of the approach it names,
-    else one more variation); why not, else None. Also what a message in an AI pane thread asks for."""
-    if run.status.working:
-        return STILL_WRITING
-    if len(instruction) > max_task_chars:
-        return too_long(len(instruction), max_task_chars)
-    named = named_approach(instruction, store.variations(run.id))
-    if named is not None:
-        return runner.regenerate(named.id, instruction, team_id, user_id)
-    return runner.follow_up(run.id, instruction, team_id, user_id)
-
-
-@dataclass(frozen=True)
-class Said:
-    """A message a person wrote to the app (an @mention, a message in its DM or AI pane)."""
-
-    event_id: str
-    team_id: str
-    channel: str
-    user: str
-    thread_ts: str | None
-    text: str  # as typed, without the app's own mention
-
-
-def answer(
-    said: Said,
-    runner: Runner,
-    store: Store,
-    max_task_chars: int,
-    *,
-    reply: Callable[..., None],
-    help_message: Callable[..., Message],
-    origin: Origin,
-) -> str | None:
-    """Take a message once (Slack re-sends events): in a run's thread it is an instruction for that run,
-    else a request for a run posted where `origin` says. Notes go to `reply`; returns the task of the run
-    it started, if it started one."""
-    try:
-        if not store.first_sighting(said.event_id):
-            log.info("step=event_again event=%s", said.event_id)
-            return None
-        thread = said.thread_ts if said.text else None
-        run = store.run_in_thread(said.team_id, said.channel, thread) if thread else None
-    except sqlite3.Error as error:
-        log.error("step=message_not_recorded user=%s error=%s", said.user, error)
-        reply(NOT_RECORDED)
-        return None
-    if not said.text:
-        reply(**help_message())
-        return None
-    if run is not None:
-        refused = instruct(runner, store, max_task_chars, run, said.text, said.team_id, said.user)
-        started = None
-    else:
-        parsed = parse_command(said.text, max_task_chars)
-        if isinstance(parsed, HelpCommand):
-            reply(**help_message(parsed.problem))
-            return None
-        refused = runner.start(origin, parsed.task, parsed.context, fresh=parsed.fresh, blind=parsed.blind)
-        started = None if refused else parsed.task
-    if refused:
-        reply(refused)
-    return started
-
 
 def register(app: App, runner: Runner, store: Store, later: Later, max_task_chars: int) -> None:
     @app.event("app_mention")

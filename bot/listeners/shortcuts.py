@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.forms import request_form
-from bot.listeners.later import Later
-from bot.mention import typed_text
+from bot.parse.references import typed_text
+from bot.render.forms import request_form
+from bot.work.later import Later
 
 FROM_MESSAGE = "variations_from_message"
 

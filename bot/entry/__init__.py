@@ -1,0 +1,1 @@
+"""How requests and the process come in: HTTP, its guard, Socket Mode, start and stop."""

@@ -1,0 +1,1 @@
+"""What people typed: the slash command's text, and which approach a message refers to."""

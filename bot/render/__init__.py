@@ -1,0 +1,1 @@
+"""What people see, built from typed rows: pure Block Kit builders, Markdown and mrkdwn."""

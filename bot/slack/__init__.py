@@ -1,0 +1,1 @@
+"""Talking to Slack's Web API: a run's thread, the outbox, native streams, pacing, workspace clients."""

@@ -1,0 +1,109 @@
+"""`variations-bot purge --team T…`: delete one workspace's data, when that workspace asks: the runs started
+there and everything under them (variations, clicks, votes), its scoreboard totals and its installation
+(the bot token kept when the app was installed through OAuth).
+
+It is one transaction over the app's database and, attached to it, the installations file next to it
+(bot/store/installations.py): all of it is deleted or none (a crash in the middle of the commit may leave one
+of the two files done, since the app's database is in WAL mode; running purge again finishes it). The
+scoreboard's totals are kept per workspace and channel, so the workspace's own rows go and every other
+workspace's stay right. Other processes' writes wait for it, as for any write (see bot/store/connection.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.store.connection import BUSY_SECONDS
+from bot.store.export import TABLES, ExportError, check_team
+from bot.store.installations import installations_path
+
+_RUNS = "run_id in (select id from runs where team_id = ?)"
+_NEEDED = (*TABLES, "type_totals", "type_firsts", "scoreboard_state")
+
+
+class PurgeError(Exception):
+    """The purge cannot run (no such database, not a Variations database); the message is one line."""
+
+
+@dataclass(frozen=True)
+class Purged:
+    """How many rows of each kind were deleted."""
+
+    runs: int
+    variations: int
+    clicks: int
+    votes: int
+    installations: int
+
+    def __str__(self) -> str:
+        counts = (
+            (self.runs, "run"),
+            (self.variations, "variation"),
+            (self.clicks, "click"),
+            (self.votes, "vote"),
+            (self.installations, "installation"),
+        )
+        return ", ".join(f"{n:,} {word}{'' if n == 1 else 's'}" for n, word in counts)
+
+
+def purge(db_path: str, team: str) -> Purged:
+    """Delete workspace `team`'s data from the database at `db_path` and its installations file."""
+    try:
+        check_team(team)
+    except ExportError as error:
+        raise PurgeError(str(error)) from None
+    with _open(db_path) as conn:
+        installs = _attach_installations(conn, db_path)
+        conn.execute("begin immediate")
+        try:
+            (stale,) = conn.execute("select stale from scoreboard_state").fetchone()
+            votes = conn.execute(f"delete from votes where {_RUNS}", [team]).rowcount
+            clicks = conn.execute(f"delete from feedback where {_RUNS}", [team]).rowcount
+            variations = conn.execute(f"delete from variations where {_RUNS}", [team]).rowcount
+            runs = conn.execute("delete from runs where team_id = ?", [team]).rowcount
+            for totals in ("type_totals", "type_firsts"):
+                conn.execute(f"delete from {totals} where team_id = ?", [team])
+            # The deletes above flag the totals stale through their triggers; they are right, so the flag
+            # goes back to what it was (as bot.store.scoreboard.keeping_count does for the store's own changes).
+            conn.execute("update scoreboard_state set stale = ?", [stale])
+            installations = 0
+            if installs:
+                found = conn.execute("delete from installs.slack_installations where team_id = ?", [team])
+                installations = found.rowcount
+                conn.execute("delete from installs.slack_bots where team_id = ?", [team])
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+    return Purged(runs, variations, clicks, votes, installations)
+
+
+@contextmanager
+def _open(db_path: str) -> Iterator[sqlite3.Connection]:
+    path = Path(db_path)
+    if not path.is_file():  # checked first: connecting would leave an empty database behind
+        raise PurgeError(f"no database at {path} (set --db or VARIATIONS_DB)")
+    try:
+        with closing(sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)) as conn:
+            names = {row[0] for row in conn.execute("select name from sqlite_master where type = 'table'")}
+            missing = [name for name in _NEEDED if name not in names]
+            if missing:
+                raise PurgeError(f"{path} is not a Variations database (no table {', '.join(missing)})")
+            yield conn
+    except sqlite3.Error as error:
+        raise PurgeError(f"cannot purge {path}: {error}") from None
+
+
+def _attach_installations(conn: sqlite3.Connection, db_path: str) -> bool:
+    """Attach the installations file as `installs` when there is one with installations in it."""
+    path = installations_path(db_path)
+    if not os.path.isfile(path):  # never created: attaching would create it
+        return False
+    conn.execute("attach database ? as installs", [path])
+    names = {row[0] for row in conn.execute("select name from installs.sqlite_master where type = 'table'")}
+    return {"slack_installations", "slack_bots"} <= names

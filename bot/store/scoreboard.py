@@ -1,0 +1,140 @@
+"""The scoreboard's running totals: each channel's sums of what `/variations stats` shows (see
+`bot.store.stats`), kept equal to the rows inside the same write transactions that change them, so a scoreboard
+reads a few rows whatever the number of votes.
+
+Every function here runs inside one of the store's write transactions (`Store._write`). Rows changed
+some other way (an older version of the app, a hand edit) set a stale flag through triggers, and the next
+scoreboard counts everything again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlite_utils import Database
+
+from bot.store.stats import Share, run_share
+
+# One row per variation: what the scoreboard rules need to know of it (see bot.store.stats.run_share).
+_VARIATION_VOTES = """
+    select v.run_id, v.type, v.status, coalesce(sum(o.value = 'up'), 0), coalesce(sum(o.value = 'down'), 0)
+    from variations v left join votes o on o.variation_id = v.id
+"""
+
+# The changes to rows that move the totals (a run is counted by its variations, not its insert).
+_CHANGES = (
+    ("votes", "insert"),
+    ("votes", "update"),
+    ("votes", "delete"),
+    ("variations", "insert"),
+    ("variations", "update of run_id, type, status"),
+    ("variations", "delete"),
+    ("runs", "update of team_id, channel_id"),
+    ("runs", "delete"),
+)
+
+
+def create_scoreboard(db: Database) -> bool:
+    """The totals' tables and the triggers that flag them stale (runs, variations and votes must exist);
+    True when they are new, and so must be counted from the rows."""
+    new = not db.table("type_totals").exists()
+    db.table("type_totals").create(
+        {"team_id": str, "channel_id": str, "type": str, "variations": int, "up": int, "down": int, "voted_runs": int},
+        pk=("team_id", "channel_id", "type"),
+        if_not_exists=True,
+    )
+    db.table("type_firsts").create(
+        {"team_id": str, "channel_id": str, "type": str, "shared_by": int, "wins": int},
+        pk=("team_id", "channel_id", "type", "shared_by"),
+        if_not_exists=True,
+    )
+    # Any change the totals depend on flags them stale; the store's own changes keep them right and put the
+    # flag back (`keeping_count`), so only changes made some other way leave it set.
+    db.execute("create table if not exists scoreboard_state (id integer primary key check (id = 1), stale int)")
+    db.execute("insert or ignore into scoreboard_state (id, stale) values (1, 1)")
+    for table, change in _CHANGES:
+        name = f"{table}_{change.split()[0].lower()}_marks_scoreboard"
+        db.execute(
+            f"create trigger if not exists {name} after {change} on {table}"
+            " begin update scoreboard_state set stale = 1; end"
+        )
+    return new
+
+
+def is_stale(conn: sqlite3.Connection) -> bool:
+    (stale,) = conn.execute("select stale from scoreboard_state").fetchone()
+    return bool(stale)
+
+
+def rebuild(db: Database) -> None:
+    """Count the totals again from the rows."""
+    scopes = {
+        run_id: (team, channel) for run_id, team, channel in db.execute("select id, team_id, channel_id from runs")
+    }
+    by_run: dict[int, list[tuple[str, str, int, int]]] = defaultdict(list)
+    for run_id, kind, status, up, down in db.execute(_VARIATION_VOTES + " group by v.id"):
+        by_run[run_id].append((kind, status, up, down))
+    by_scope: dict[tuple[str, str], Share] = defaultdict(Share)
+    for run_id, rows in by_run.items():
+        if run_id in scopes:
+            by_scope[scopes[run_id]].add(run_share(rows))
+    db.execute("delete from type_totals")
+    db.execute("delete from type_firsts")
+    for scope, share in by_scope.items():
+        _add_share(db, scope, share)
+    db.execute("update scoreboard_state set stale = 0")
+
+
+@contextmanager
+def keeping_count(db: Database) -> Iterator[None]:
+    """Around the store's own changes, which keep the totals right: they set the stale flag through its
+    triggers like any change, so it is put back as it was."""
+    stale = is_stale(db.conn)
+    yield
+    if not stale:
+        db.execute("update scoreboard_state set stale = 0")
+
+
+@contextmanager
+def rescored(db: Database, run_id: int) -> Iterator[None]:
+    """Keep the totals equal to the rows across a change to this run: the run's share before the change
+    comes out, its share after goes in."""
+    scope, before = _share(db, run_id)
+    with keeping_count(db):
+        yield
+    after_scope, after = _share(db, run_id)
+    if scope == after_scope:
+        after.add(before, -1)
+    elif scope is not None:
+        _add_share(db, scope, before, -1)
+    if after_scope is not None:
+        _add_share(db, after_scope, after)
+
+
+def _share(db: Database, run_id: int) -> tuple[tuple[str, str] | None, Share]:
+    scope = db.execute("select team_id, channel_id from runs where id = ?", [run_id]).fetchone()
+    rows = db.execute(_VARIATION_VOTES + " where v.run_id = ? group by v.id", [run_id]).fetchall()
+    return ((scope[0], scope[1]) if scope else None), run_share(
+        (kind, status, up, down) for _, kind, status, up, down in rows
+    )
+
+
+def _add_share(db: Database, scope: tuple[str, str], share: Share, sign: int = 1) -> None:
+    for kind, (variations, up, down, voted_runs) in share.rows():
+        db.execute(
+            "insert into type_totals (team_id, channel_id, type, variations, up, down, voted_runs)"
+            " values (?, ?, ?, ?, ?, ?, ?) on conflict do update set"
+            " variations = variations + excluded.variations, up = up + excluded.up,"
+            " down = down + excluded.down, voted_runs = voted_runs + excluded.voted_runs",
+            [*scope, kind, sign * variations, sign * up, sign * down, sign * voted_runs],
+        )
+    for (kind, shared_by), wins in share.firsts.items():
+        if wins:
+            db.execute(
+                "insert into type_firsts (team_id, channel_id, type, shared_by, wins) values (?, ?, ?, ?, ?)"
+                " on conflict do update set wins = wins + excluded.wins",
+                [*scope, kind, shared_by, sign * wins],
+            )

@@ -1,0 +1,1 @@
+"""Model work and its lifecycle: admitting, running, delivering, recovering, closing."""

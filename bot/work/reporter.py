@@ -1,0 +1,429 @@
+"""Reports one live run into its Slack thread: engine events in, database rows and messages out.
+
+Everything the engine produces is written to the database before it is shown, so a Slack failure loses
+no text; every message's last state goes through the outbox, which retries it, continues it when it is
+too long and posts it anew when it cannot be written in place. The parent's final status is sent only
+once every variation's final state has been delivered, so "Done" means the thread is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+
+from slack_sdk.errors import SlackApiError
+
+from bot.observe.metrics import Metrics
+from bot.render.blocks import (
+    Message,
+    Progress,
+    analysis_message,
+    failed_variation_message,
+    letter,
+    parent_message,
+    plan_failed_message,
+    writing_message,
+)
+from bot.slack.clients import SlackFor
+from bot.slack.outbox import Kind, Outbox, fixed
+from bot.slack.run_thread import PLANNING, Origin, SlackThread, show_status, tell
+from bot.slack.streams import Stream
+from bot.store.pricing import total
+from bot.store.rows import RunStatus
+from bot.store.store import Store, now
+from bot.store.team_record import TeamMemory
+from bot.work.admission import InFlight
+from bot.work.delivery import Delivery
+from orchestrator.engine import Engine
+from orchestrator.events import (
+    MAX_APPROACHES,
+    MIN_APPROACHES,
+    AnalysisDelta,
+    AnalysisReady,
+    Event,
+    PlanError,
+    Planned,
+    PlanRetrying,
+    Request,
+    RunFinished,
+    WorkerDelta,
+    WorkerFinished,
+    WorkerResult,
+    WorkerStarted,
+)
+from orchestrator.parsing import Approach
+
+log = logging.getLogger(__name__)
+
+CANNOT_POST = {
+    "channel_not_found": "I can't see this channel. If it's private, invite me first with `/invite @Variations`.",
+    "not_in_channel": "I'm not in this channel. Invite me with `/invite @Variations` and try again.",
+    "is_archived": "This channel is archived, so I can't post the variations here.",
+}
+NOT_RECORDED = (
+    "I couldn't record this request (the app's database is not writable), so nothing was started. "
+    "Please tell whoever runs Variations."
+)
+STORAGE_FAILED = "the app's database could not be written; nothing more can be saved for this run"
+
+
+@dataclass
+class LiveRun:
+    """A run's state while it is being written."""
+
+    slack: SlackThread
+    origin: Origin
+    task: str
+    context: Mapping[str, str]
+    started: float
+    analysis_ts: str | None = None
+    remembered: int = 0  # approach types of the team's record in the plan's prompt
+    blind: bool = False  # approaches shown as A, B, C… while voting is open
+    total: int = 0
+    plan_tokens: int = 0
+    plan_cost: float | None = 0.0  # in dollars; None: the orchestrator's model has no price
+    variation_ids: dict[int, int] = field(default_factory=dict)
+    variation_ts: dict[int, str | None] = field(default_factory=dict)
+    approaches: dict[int, Approach] = field(default_factory=dict)
+    streams: dict[int, Stream] = field(default_factory=dict)  # variations streamed, not rewritten
+    results: dict[int, WorkerResult] = field(default_factory=dict)
+    deliveries: list[Hashable] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> int:
+        return self.slack.run_id
+
+    def label(self, index: int) -> str | None:
+        """The letter a blind run shows for its approach at `index`; None: shown by name."""
+        return letter(index) if self.blind else None
+
+
+class Reporter:
+    def __init__(
+        self,
+        engine: Engine,
+        store: Store,
+        slack_for: SlackFor,
+        outbox: Outbox,
+        in_flight: InFlight,
+        metrics: Metrics,
+        delivery: Delivery,
+        memory: TeamMemory,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.slack_for = slack_for
+        self.outbox = outbox
+        self.in_flight = in_flight
+        self.metrics = metrics
+        self.delivery = delivery
+        self.memory = memory
+
+    def run(
+        self,
+        origin: Origin,
+        task: str,
+        context: Mapping[str, str],
+        approaches: int | None = None,
+        fresh: bool = False,
+        blind: bool = False,
+    ) -> None:
+        """The whole run, in the calling thread (a run pool thread, never a request thread); `fresh` leaves
+        the team's record out of the plan; `blind` hides the approaches until voting closes."""
+        try:
+            with self.in_flight.creating():
+                run_id = self.store.create_run(
+                    team_id=origin.team_id,
+                    channel_id=origin.channel_id,
+                    user_id=origin.user_id,
+                    task=task,
+                    context=context,
+                    orchestrator_model=self.engine.orchestrator_model,
+                    worker_model=self.engine.worker_model,
+                    thread_ts=origin.thread_ts,
+                    blind=blind,
+                )
+                self.in_flight.hold(run=run_id)
+        except sqlite3.Error as error:
+            log.error("step=not_recorded user=%s error=%s", origin.user_id, error)
+            tell(origin, NOT_RECORDED, self.slack_for(origin.team_id))
+            return
+        self.metrics.runs_started.inc()
+        try:
+            self._run(run_id, origin, task, context, approaches, fresh, blind)
+        finally:
+            self.in_flight.drop(run=run_id)
+            self.metrics.runs_finished.labels(self._status(run_id)).inc()
+
+    def _run(
+        self,
+        run_id: int,
+        origin: Origin,
+        task: str,
+        context: Mapping[str, str],
+        approaches: int | None,
+        fresh: bool,
+        blind: bool,
+    ) -> None:
+        started = time.monotonic()
+        client = self.slack_for(origin.team_id)
+        try:
+            posted = client.chat_postMessage(
+                channel=origin.channel_id,
+                thread_ts=origin.thread_ts,
+                **parent_message(origin.user_id, task, context, Progress(RunStatus.PLANNING)),
+            )
+        except (SlackApiError, OSError) as error:
+            reason = str(error.response.get("error")) if isinstance(error, SlackApiError) else "no_connection"
+            self.store.update_run(run_id, status=RunStatus.FAILED, error=f"slack: {reason}", finished_at=now())
+            log.warning("run=%d step=not_posted error=%s", run_id, reason)
+            tell(origin, CANNOT_POST.get(reason, f"I couldn't post in this channel ({reason})."), client)
+            return
+        ts = str(posted["ts"])
+        show_status(origin, PLANNING, client)  # in the AI pane, until the plan's first words are posted
+        live = LiveRun(
+            SlackThread(client, self.outbox, origin.channel_id, ts, run_id, origin.thread_ts, origin.team_id),
+            origin,
+            task,
+            context,
+            started,
+            blind=blind,
+        )
+        log.info(
+            "run=%d step=started team=%s channel=%s user=%s task_chars=%d context_keys=%d",
+            run_id,
+            origin.team_id,
+            origin.channel_id,
+            origin.user_id,
+            len(task),
+            len(context),
+        )
+        try:
+            self.store.update_run(run_id, message_ts=live.slack.ts, status=RunStatus.RUNNING)
+            low, high = (approaches, approaches) if approaches else (MIN_APPROACHES, MAX_APPROACHES)
+            record = self.memory.record(origin.team_id, origin.channel_id, fresh=fresh)
+            live.remembered = len(record.types)
+            request = Request(task=task, context=context, min_approaches=low, max_approaches=high, record=record)
+            for event in self.engine.run(request):
+                self._on_event(live, event)
+        except PlanError as error:
+            self._on_plan_failed(live, error)
+        except sqlite3.Error as error:
+            self._on_storage_failed(live, error)
+        finally:
+            for variation_id in live.variation_ids.values():
+                self.in_flight.drop(variation=variation_id)
+
+    # events
+
+    def _on_event(self, live: LiveRun, event: Event) -> None:
+        if isinstance(event, AnalysisDelta):
+            # nothing to show before its first words, nor ever in a blind run (it names the approaches)
+            if not live.blind and (live.analysis_ts is not None or event.text):
+                self._show_analysis(live, lambda: analysis_message(event.text, writing=True), Kind.LIVE)
+        elif isinstance(event, PlanRetrying):
+            log.info("run=%d step=plan_retry reason=%r", live.run_id, event.reason)
+            self._drop_analysis(live)
+        elif isinstance(event, AnalysisReady):
+            self.store.update_run(live.run_id, analysis=event.analysis)
+            final = analysis_message(event.analysis, remembered=live.remembered, blind=live.blind)
+            self._show_analysis(live, lambda: final, Kind.FINAL)
+        elif isinstance(event, WorkerStarted):
+            self._on_worker_started(live, event.index, event.approach)
+        elif isinstance(event, WorkerDelta):
+            ts = live.variation_ts.get(event.index)
+            if event.index in live.streams:
+                live.streams[event.index].write(event.text)
+            elif ts is not None:
+                approach = live.approaches[event.index]
+                label = live.label(event.index)
+                live.slack.update(
+                    ts, lambda: [writing_message(event.index, approach, event.text, label=label)], Kind.LIVE
+                )
+        elif isinstance(event, WorkerFinished):
+            self._on_worker_finished(live, event.result)
+        elif isinstance(event, Planned):
+            self._on_planned(live, event)
+        elif isinstance(event, RunFinished):
+            self._on_run_finished(live, event)
+
+    def _drop_analysis(self, live: LiveRun) -> None:
+        """Delete the analysis shown so far (an attempt that is being retried or that failed)."""
+        ts, live.analysis_ts = live.analysis_ts, None
+        if ts is not None:
+            self.outbox.wait([ts], timeout=self.outbox.policy.deadline)  # no late rewrite of a deleted message
+            live.slack.delete(ts)
+
+    def _show_analysis(self, live: LiveRun, build: Callable[[], Message], kind: Kind) -> None:
+        """Post the analysis reply on its first text (that is the first thing people see), then rewrite
+        it within the budget while it streams, and always once it is complete."""
+        if live.analysis_ts is None:
+            live.analysis_ts = live.slack.reply(build())
+            if live.analysis_ts is None and kind == Kind.FINAL:
+                live.deliveries.append(
+                    live.slack.finish(("analysis", live.run_id), None, [build()], on_moved=_ignore, on_lost=_ignore)
+                )
+        else:
+            live.slack.update(live.analysis_ts, lambda: [build()], kind)
+
+    def _on_plan_failed(self, live: LiveRun, error: PlanError) -> None:
+        self.metrics.model_calls.labels("orchestrator", "error").inc()
+        seconds = time.monotonic() - live.started
+        log.warning("run=%d step=plan_failed seconds=%.2f error=%r", live.run_id, seconds, str(error))
+        self.store.update_run(
+            live.run_id, status=RunStatus.FAILED, error=str(error), finished_at=now(), seconds=seconds
+        )
+        if live.variation_ids:  # approaches were already being written: their text stays
+            self._finish_unfinished(live, str(error))
+        else:
+            self._drop_analysis(live)  # a plan that failed leaves no half-written analysis behind
+        live.deliveries.append(
+            live.slack.finish(
+                ("plan_failed", live.run_id), None, [plan_failed_message(str(error))], on_moved=_ignore, on_lost=_ignore
+            )
+        )
+        self._end(live)
+
+    def _on_planned(self, live: LiveRun, planned: Planned) -> None:
+        plan, completion = planned.plan, planned.completion
+        log.info(
+            "run=%d step=planned approaches=%d seconds=%.2f input_tokens=%d output_tokens=%d",
+            live.run_id,
+            len(plan.approaches),
+            completion.seconds,
+            completion.usage.input_tokens,
+            completion.usage.output_tokens,
+        )
+        live.total = len(plan.approaches)
+        live.plan_tokens = completion.usage.total
+        live.plan_cost = self.delivery.cost(completion.model, completion.usage)
+        self.delivery.count_call("orchestrator", True, completion.usage)
+        self.store.update_run(
+            live.run_id,
+            analysis=plan.analysis,
+            plan_seconds=completion.seconds,
+            input_tokens=completion.usage.input_tokens,
+            output_tokens=completion.usage.output_tokens,
+            cost_usd=live.plan_cost,
+        )
+        final = analysis_message(
+            plan.analysis, plan.approaches, cut_short=plan.cut_short, remembered=live.remembered, blind=live.blind
+        )
+        self._show_analysis(live, lambda: final, Kind.FINAL)
+        self.delivery.update_parent(live.slack, self._progress(live), Kind.LIVE)
+
+    def _on_worker_started(self, live: LiveRun, index: int, approach: Approach) -> None:
+        variation_id = self._variation_id(live, index, approach)
+        label = live.label(index)
+        stream = self.delivery.open_stream(live.slack, live.origin.user_id, index, approach, label=label)
+        if stream is not None:
+            live.streams[index] = stream
+        placeholder = writing_message(index, approach, label=label)
+        ts = live.variation_ts[index] = stream.ts if stream else live.slack.reply(placeholder)
+        # Known at once, so that after a crash the restart can tell this message it was interrupted.
+        self.store.update_variation(variation_id, message_ts=ts)
+
+    def _on_worker_finished(self, live: LiveRun, result: WorkerResult) -> None:
+        variation_id = self._variation_id(live, result.index, result.approach)
+        log.info(
+            "run=%d step=variation position=%d type=%s status=%s seconds=%.2f input_tokens=%d output_tokens=%d%s",
+            live.run_id,
+            result.index,
+            result.approach.type,
+            "done" if result.ok else "failed",
+            result.seconds,
+            result.usage.input_tokens,
+            result.usage.output_tokens,
+            f" error={result.error!r}" if result.error else "",
+        )
+        placeholder, stream = live.variation_ts.get(result.index), live.streams.get(result.index)
+        self.delivery.finish_variation(live.slack, variation_id, result, placeholder, live.deliveries, stream)
+        live.results[result.index] = result  # only once stored: until then it counts as unfinished
+        if live.total:
+            self.delivery.update_parent(live.slack, self._progress(live), Kind.LIVE)
+
+    def _on_run_finished(self, live: LiveRun, finished: RunFinished) -> None:
+        result = finished.result
+        log.info(
+            "run=%d step=finished status=%s seconds=%.2f input_tokens=%d output_tokens=%d",
+            live.run_id,
+            result.status,
+            result.seconds,
+            result.usage.input_tokens,
+            result.usage.output_tokens,
+        )
+        self.store.update_run(
+            live.run_id,
+            status=result.status,
+            finished_at=now(),
+            seconds=result.seconds,
+            input_tokens=result.usage.input_tokens,
+            output_tokens=result.usage.output_tokens,
+            cost_usd=total(
+                [self.delivery.cost(result.plan_completion.model, result.plan_completion.usage)]
+                + [self.delivery.cost(r.model, r.usage) for r in result.results]
+            ),
+        )
+        self._end(live)
+
+    def _on_storage_failed(self, live: LiveRun, error: sqlite3.Error) -> None:
+        """The database stopped taking writes mid-run: Slack still shows how the run ended, and recovery
+        marks its rows once the database takes writes again."""
+        log.error("run=%d step=storage_failed error=%s", live.run_id, error)
+        self._finish_unfinished(live, STORAGE_FAILED)
+        progress = Progress(RunStatus.FAILED, error=STORAGE_FAILED, seconds=time.monotonic() - live.started)
+        parent = parent_message(live.origin.user_id, live.task, live.context, progress)
+        self.outbox.wait(live.deliveries, timeout=self.outbox.policy.deadline)
+        live.slack.update(live.slack.ts, lambda: [parent], Kind.FINAL)
+
+    def _finish_unfinished(self, live: LiveRun, reason: str) -> None:
+        """Approaches that were still being written end as failed, in Slack (the text so far is void)."""
+        for index, ts in live.variation_ts.items():
+            if index in live.results or ts is None:
+                continue
+            if index in live.streams:
+                live.streams[index].finish(None)  # stopped, so that it can be rewritten
+            failed = failed_variation_message(index, live.approaches[index], reason, label=live.label(index))
+            live.slack.update(ts, fixed(failed), Kind.FINAL)
+            live.deliveries.append(ts)
+
+    def _end(self, live: LiveRun) -> None:
+        """The parent's final state, once every variation's final state is delivered."""
+        self.outbox.wait(live.deliveries, timeout=self.outbox.policy.deadline)
+        self.delivery.update_parent(live.slack, None, Kind.FINAL)
+
+    # helpers
+
+    def _status(self, run_id: int) -> str:
+        try:
+            run = self.store.find_run(run_id)
+        except sqlite3.Error:
+            return "unknown"
+        return run.status if run else "unknown"
+
+    def _variation_id(self, live: LiveRun, index: int, approach: Approach) -> int:
+        if index not in live.variation_ids:
+            live.approaches[index] = approach
+            with self.in_flight.creating():
+                variation_id = self.store.add_variation(live.run_id, index, approach.type, approach.description)
+                self.in_flight.hold(variation=variation_id)
+            live.variation_ids[index] = variation_id
+        return live.variation_ids[index]
+
+    def _progress(self, live: LiveRun) -> Progress:
+        return Progress(
+            RunStatus.RUNNING,
+            total=live.total,
+            finished=len(live.results),
+            failed=sum(not r.ok for r in live.results.values()),
+            seconds=time.monotonic() - live.started,
+            tokens=live.plan_tokens + sum(r.usage.total for r in live.results.values()),
+            cost=total([live.plan_cost] + [self.delivery.cost(r.model, r.usage) for r in live.results.values()]),
+        )
+
+
+def _ignore(*_: object) -> None:
+    """For deliveries whose outcome changes nothing stored."""

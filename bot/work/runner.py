@@ -1,0 +1,103 @@
+"""The runner: admits model work, hands it to a bounded pool, and drains it on shutdown.
+
+Nothing here runs in a request thread beyond `admit` and `submit`, so acks never wait. What a job does
+lives elsewhere: a live run in `bot.work.reporter`, follow-ups in `bot.work.followups`, orphans in `bot.work.recovery`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from typing import Any
+
+from bot.slack.run_thread import Origin
+from bot.work.ack_first import AckFirst
+from bot.work.admission import Admission, Ticket
+from bot.work.followups import FollowUps
+from bot.work.recovery import Recovery
+from bot.work.reporter import Reporter
+
+log = logging.getLogger(__name__)
+
+ALREADY_RETRYING = "That approach is already being written again."
+ALREADY_SYNTHESIZING = "A synthesis of this run is already being written: it will appear in the thread."
+DRAINED = "Interrupted: the app was shut down while this was being written."
+
+
+class Runner:
+    def __init__(
+        self,
+        reporter: Reporter,
+        followups: FollowUps,
+        recovery: Recovery,
+        admission: Admission,
+        executor: Executor,
+        ack_first: AckFirst,
+    ) -> None:
+        self.reporter = reporter
+        self.followups = followups
+        self.recovery = recovery
+        self.admission = admission
+        self.executor = executor
+        self.ack_first = ack_first
+
+    def start(
+        self,
+        origin: Origin,
+        task: str,
+        context: Mapping[str, str],
+        approaches: int | None = None,
+        fresh: bool = False,
+        blind: bool = False,
+    ) -> str | None:
+        """Queue a run and return at once; `approaches` asks for exactly that many, None lets the
+        orchestrator choose within 2-5; `fresh` leaves the team's record out; `blind` labels the approaches
+        A, B, C… until voting closes. Returns why the run was refused, else None."""
+        ticket = self.admission.admit(origin.team_id, origin.user_id)
+        return self._submit(ticket, "run", self.reporter.run, origin, task, dict(context), approaches, fresh, blind)
+
+    def synthesize(self, run_id: int, team_id: str, user_id: str) -> str | None:
+        """Queue a synthesis of the run's best-voted variations; refused on a double click or a limit."""
+        ticket = self.admission.admit(team_id, user_id, key=("synthesis", run_id), duplicate=ALREADY_SYNTHESIZING)
+        return self._submit(ticket, "synthesis", self.followups.synthesize, run_id)
+
+    def retry(self, variation_id: int, team_id: str, user_id: str) -> str | None:
+        """Queue another try of a failed approach, in place; refused while one is under way or over a limit."""
+        ticket = self.admission.admit(team_id, user_id, key=("retry", variation_id), duplicate=ALREADY_RETRYING)
+        return self._submit(ticket, "retry", self.followups.retry, variation_id)
+
+    def regenerate(self, variation_id: int, instruction: str, team_id: str, user_id: str) -> str | None:
+        """Queue a new version of one approach, following `instruction` (may be empty)."""
+        ticket = self.admission.admit(team_id, user_id)
+        return self._submit(ticket, "new_version", self.followups.regenerate, variation_id, instruction)
+
+    def follow_up(self, run_id: int, instruction: str, team_id: str, user_id: str) -> str | None:
+        """Queue one more variation of a run, following an instruction given in its thread."""
+        ticket = self.admission.admit(team_id, user_id)
+        return self._submit(ticket, "follow_up", self.followups.follow_up, run_id, instruction)
+
+    def drain(self, seconds: float) -> int:
+        """Admit nothing more, let the work in flight finish for up to `seconds`, then mark what is left
+        interrupted. Returns how many runs were interrupted."""
+        self.admission.close()
+        if self.admission.wait_idle(seconds):
+            return 0
+        runs, variations = self.reporter.in_flight.held()
+        return self.recovery.interrupt(runs, variations, DRAINED)
+
+    def _submit(self, ticket: Ticket | str, name: str, job: Callable[..., None], *args: Any) -> str | None:
+        if isinstance(ticket, str):
+            return ticket
+
+        def safely() -> None:
+            self.ack_first.wait_quiet()
+            try:
+                job(*args)
+            except Exception:  # logged without its arguments: they hold request text and capability URLs
+                log.exception("step=crashed job=%s", name)
+            finally:
+                ticket.release()
+
+        self.executor.submit(safely)
+        return None
