@@ -9,14 +9,17 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.blocks import help_message
-from bot.command import HelpCommand, parse_command
+from bot.catalogue import TypeChangeRefused
+from bot.command import HelpCommand, TypesCommand, parse_command, parse_types
 from bot.forms import request_form
 from bot.home import stats_message
+from bot.kit import Message
 from bot.listeners.later import Later
 from bot.runner import Runner
 from bot.stats import stats
 from bot.store import Store
 from bot.threads import Origin
+from bot.types_blocks import merged_message, refused_message, split_message, types_message
 
 COMMAND = "/variations"
 
@@ -34,6 +37,16 @@ def register(app: App, runner: Runner, store: Store, later: Later, max_task_char
                 respond(response_type="ephemeral", **message)
 
             later.call("stats", answer, after_acks=True)  # ~20 ms of CPU: not while clicks wait for acks
+            return
+        types = parse_types(text)
+        if types is not None:
+            ack()
+            team_id, user_id = command.get("team_id", ""), command.get("user_id", "")
+
+            def answer_types_command() -> None:  # a merge writes: after the ack, like every answer here
+                respond(response_type="ephemeral", **answer_types(store, types, team_id, user_id))
+
+            later.call("types", answer_types_command)
             return
         if not text:
             # Alone, the command opens the request form (its trigger is valid for 3 seconds).
@@ -56,3 +69,18 @@ def register(app: App, runner: Runner, store: Store, later: Later, max_task_char
             ack(response_type="ephemeral", text=refused)
         else:
             ack()
+
+
+def answer_types(store: Store, types: TypesCommand, team_id: str, user_id: str) -> Message:
+    """What `/variations types …` answers, only to the person who asked: the list, or what a merge or a
+    split did (or why it could not)."""
+    try:
+        if types.action == "merge":
+            return merged_message(store.merge_types(team_id, types.old, types.new, user_id))
+        if types.action == "split":
+            return split_message(store.split_type(team_id, types.old, user_id))
+    except TypeChangeRefused as refused:
+        return refused_message(str(refused))
+    if types.action == "usage":
+        return refused_message("Say which types, e.g. `/variations types merge tech specs into technical`.")
+    return types_message(*store.types(team_id))
