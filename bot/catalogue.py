@@ -121,6 +121,21 @@ def split(db: Database, team_id: str, old: str, user_id: str) -> Merge:
     raise TypeChangeRefused(f"“{old_name}” was not merged into another type, so there is nothing to split.")
 
 
+def canonical_at_insert(db: Database, run_id: int, kind: str) -> str:
+    """The type a new variation is stored under: its plan named it by the catalogue it was planned with, and
+    a merge made since (while the plan streamed) is applied here, in the insert's transaction. Reads the
+    workspace's active merges only (a few rows, usually none), not its names."""
+    if kind in RESERVED_TYPES:
+        return kind
+    merges = [(old, new) for old, new, _, _ in db.execute(_ACTIVE, [_team_of(db, run_id)]).fetchall()]
+    return Catalogue.build([kind], merges).resolve(kind) if merges else kind
+
+
+def _team_of(db: Database, run_id: int) -> str:
+    found = db.execute("select team_id from runs where id = ?", [run_id]).fetchone()
+    return str(found[0]) if found else ""
+
+
 def reconcile(db: Database, team_id: str, *, recount: bool = True) -> int:
     """Set each variation of the workspace to the canonical type of the name it was written with; with
     `recount`, count the workspace's scoreboard again. Returns the variations changed."""
@@ -132,7 +147,7 @@ def reconcile(db: Database, team_id: str, *, recount: bool = True) -> int:
     with keeping_count(db):
         for kind, written in pairs:
             canonical = catalogue.resolve(written)
-            if canonical != kind and kind not in RESERVED_TYPES:
+            if canonical != kind and kind not in RESERVED_TYPES and not _repeat_of(kind, canonical):
                 changed += db.execute(
                     "update variations set type = ?, written_type = ?"
                     f" where type = ? and coalesce(written_type, type) = ? and {_TEAM_RUNS}",
@@ -141,6 +156,12 @@ def reconcile(db: Database, team_id: str, *, recount: bool = True) -> int:
     if recount and changed:
         rebuild(db, team_id)
     return changed
+
+
+def _repeat_of(kind: str, canonical: str) -> bool:
+    """Whether `kind` is the name a plan gave a second approach of type `canonical` ("technical-2")."""
+    base, _, n = kind.rpartition("-")
+    return base == canonical and n.isdigit()
 
 
 def _name(typed: str) -> str:

@@ -21,7 +21,16 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.catalogue import Merge, TypeEntry, active_merges, listing, merge, read_catalogue, split
+from bot.catalogue import (
+    Merge,
+    TypeEntry,
+    active_merges,
+    canonical_at_insert,
+    listing,
+    merge,
+    read_catalogue,
+    split,
+)
 from bot.connection import Connection, StoreError, explain, new_id, now
 from bot.processes import Processes
 from bot.rows import MissingRow, RunRow, RunStatus, Tally, VariationRow, VariationStatus, VotingClosed
@@ -198,6 +207,8 @@ class Store:
             if written_type is None and regenerated_from is not None:
                 found = db.execute("select written_type from variations where id = ?", [regenerated_from]).fetchone()
                 written_type = found[0] if found else None
+            written_type = written_type or type
+            type = canonical_at_insert(db, run_id, type)
             if position is None:
                 (last,) = db.execute("select max(position) from variations where run_id = ?", [run_id]).fetchone()
                 position = -1 if last is None else last
@@ -213,7 +224,7 @@ class Store:
                     "regenerated_from": regenerated_from,
                     "instruction": instruction,
                     "owner": self.owner,
-                    "written_type": written_type if written_type != type else None,
+                    "written_type": written_type if written_type != type else None,  # NULL: as written
                 }
             )
             return new_id(table)

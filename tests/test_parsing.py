@@ -3,10 +3,9 @@ small reference of the rules, and streaming checked against whole-reply parsing 
 
 from __future__ import annotations
 
-import unicodedata
-
 import html
 import itertools
+import unicodedata
 from collections.abc import Callable
 
 import pytest
