@@ -26,6 +26,14 @@ _TEAM_RUNS = "run_id in (select id from runs where team_id = ?)"
 _NAMES = (  # the names a workspace's variations were written with, earliest first
     f"select coalesce(written_type, type) as name from variations where {_TEAM_RUNS} group by name order by min(id)"
 )
+_TOTALS = """
+    select v.type, count(distinct v.id),
+        coalesce(sum(o.value = 'up' and not (r.blind = 1 and r.voting_closed_at is null)), 0),
+        coalesce(sum(o.value = 'down' and not (r.blind = 1 and r.voting_closed_at is null)), 0)
+    from variations v join runs r on r.id = v.run_id left join votes o on o.variation_id = v.id
+    where r.team_id = ? and v.status != 'failed'
+    group by v.type
+"""
 _QUOTES = "\"'`\u201c\u201d\u2018\u2019"  # straight and curly quotes around a typed name
 _ACTIVE = "select old, new, merged_by, merged_at from type_merges where team_id = ? and split_at is null order by id"
 
@@ -67,18 +75,13 @@ def active_merges(conn: sqlite3.Connection, team_id: str) -> list[Merge]:
 
 
 def listing(conn: sqlite3.Connection, team_id: str) -> list[TypeEntry]:
-    """Every canonical type of the workspace with its votes (the scoreboard's totals) and its aliases, the
-    most voted first."""
+    """Every canonical type of the workspace with its variations (those that did not fail), its votes and its
+    aliases, the most voted first. The votes of a blind run whose voting is open are left out: they would
+    tell which approach a letter is."""
     catalogue = read_catalogue(conn, team_id)
     names = [name for (name,) in conn.execute(_NAMES, [team_id])]
     names += [name for old, new, _, _ in conn.execute(_ACTIVE, [team_id]) for name in (old, new)]
-    totals = {
-        kind: (count, up, down)
-        for kind, count, up, down in conn.execute(
-            "select type, sum(variations), sum(up), sum(down) from type_totals where team_id = ? group by type",
-            [team_id],
-        )
-    }
+    totals = {kind: (count, up, down) for kind, count, up, down in conn.execute(_TOTALS, [team_id])}
     entries = [
         TypeEntry(kind, *totals.get(kind, (0, 0, 0)), aliases=tuple(aliases))
         for kind, aliases in catalogue.groups(names).items()
@@ -151,7 +154,7 @@ def reconcile(db: Database, team_id: str, *, recount: bool = True) -> int:
                 changed += db.execute(
                     "update variations set type = ?, written_type = ?"
                     f" where type = ? and coalesce(written_type, type) = ? and {_TEAM_RUNS}",
-                    [canonical, written, kind, written, team_id],
+                    [canonical, None if canonical == written else written, kind, written, team_id],
                 ).rowcount
     if recount and changed:
         rebuild(db, team_id)

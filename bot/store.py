@@ -345,7 +345,6 @@ class Store:
 
     def types(self, team_id: str) -> tuple[list[TypeEntry], list[Merge]]:
         """The workspace's types with their votes and aliases, and its active merges (one snapshot)."""
-        self.refresh_scoreboard()
         with self.reader() as conn:
             return listing(conn, team_id), active_merges(conn, team_id)
 

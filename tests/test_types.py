@@ -4,6 +4,8 @@ cleaned of control and bidi characters, and team memory weighs a type by the peo
 
 from __future__ import annotations
 
+import io
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import pytest
 
 from bot.catalogue import Merge, TypeChangeRefused, TypeEntry
 from bot.command import TypesCommand, parse_types
+from bot.export import export
 from bot.store import Store
 from bot.types_blocks import merged_message, refused_message, split_message, types_message
 from orchestrator.parsing import Approach, PlanStreamParser, parse_plan
@@ -137,6 +140,10 @@ def test_a_merge_counts_old_under_new_and_a_split_undoes_it_with_running_totals_
     record_clicks(store, other, ("V1", "up"), team="T2")
 
     done = store.merge_types("T1", "Tech-Specs", "TECHNICAL", "U5")
+    document = io.StringIO()
+    export(store.path, "json", None, document, team="T1")
+    exported = json.loads(document.getvalue())["variations"]
+    assert [(v["type"], v["written_type"]) for v in exported] == [("technical", None), ("technical", "tech specs")]
     assert (done.old, done.new, done.merged_by) == ("tech specs", "technical", "U5")
     assert store.variation(specs).type == "technical" and store.variation(specs).written_type == "tech specs"
     assert store.variation(other).type == "tech specs"  # another workspace's types are its own
@@ -153,6 +160,10 @@ def test_a_merge_counts_old_under_new_and_a_split_undoes_it_with_running_totals_
         [],
     )
     assert store.query("select merged_by, split_by from type_merges") == [("U5", "U6")]  # recorded, who and when
+    document = io.StringIO()
+    export(store.path, "json", None, document, team="T1")
+    exported = json.loads(document.getvalue())["variations"]
+    assert [(v["type"], v["written_type"]) for v in exported] == [("technical", None), ("tech specs", None)]
     assert_totals_equal_the_rows(store)
     store.close()
 
@@ -189,6 +200,20 @@ def test_a_plan_that_streamed_while_its_type_was_merged_is_stored_under_the_new_
     store.merge_types("T1", "tech specs", "technical", "U1")
     [late] = make_run(store, [("tech specs", "done")])  # named by the catalogue from before the merge
     assert (store.variation(late).type, store.variation(late).written_type) == ("technical", "tech specs")
+    store.close()
+
+
+def test_the_types_list_leaves_out_the_votes_of_a_blind_run_until_its_voting_closes(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "v.db"))
+    [seen] = make_run(store, [("technical", "done")])
+    [hidden] = make_run(store, [("technical", "done")])
+    blind_run = store.variation(hidden).run_id
+    store.update_run(blind_run, blind=1)
+    record_clicks(store, seen, ("V1", "up"))
+    record_clicks(store, hidden, ("V2", "up"), ("V3", "down"))
+    assert store.types("T1")[0] == [TypeEntry("technical", 2, 1, 0, ())]  # a vote on "A" says nothing here
+    store.close_voting(blind_run)
+    assert store.types("T1")[0] == [TypeEntry("technical", 2, 2, 1, ())]
     store.close()
 
 
@@ -269,10 +294,7 @@ def test_a_merge_shows_in_stats_memory_and_later_runs_and_a_split_undoes_it(bot:
 
     split = answer(bot, "types split practical", "split")
     assert "*practical* is its own type again" in split
-    assert [(v.type, v.written_type) for v in bot.store.variations(run.id)] == [
-        ("practical", "practical"),
-        ("story", None),
-    ]
+    assert [(v.type, v.written_type) for v in bot.store.variations(run.id)] == [("practical", None), ("story", None)]
     assert bot.store.variation(3).type == "practical"
     stats_now = answer(bot, "stats", "s3")
     assert (

@@ -46,7 +46,7 @@ def register(app: App, runner: Runner, store: Store, later: Later, max_task_char
             def answer_types_command() -> None:  # a merge writes: after the ack, like every answer here
                 respond(response_type="ephemeral", **answer_types(store, types, team_id, user_id))
 
-            later.call("types", answer_types_command)
+            later.call("types", answer_types_command, after_acks=True)
             return
         if not text:
             # Alone, the command opens the request form (its trigger is valid for 3 seconds).
