@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,12 @@ import pytest
 from bot.catalogue import Merge, TypeChangeRefused, TypeEntry
 from bot.command import TypesCommand, parse_types
 from bot.export import export
+from bot.stats import stats
 from bot.store import Store
 from bot.types_blocks import merged_message, refused_message, split_message, types_message
 from orchestrator.parsing import Approach, PlanStreamParser, parse_plan
 from orchestrator.types import Catalogue, clean_type, normalize_type, type_key
-from tests.helpers import CHANNEL, USER, Bot, make_run, record_clicks, section_texts, texts
+from tests.helpers import CHANNEL, TEAM, USER, Bot, make_run, record_clicks, section_texts, texts
 from tests.scripted import Script, plan_reply
 
 # -- names: cleaned, compared, resolved ------------------------------------------------------------------------
@@ -248,9 +250,11 @@ def answer(bot: Bot, text: str, key: str, user: str = USER) -> str:
     return texts(reply)
 
 
-def workspace_stats(bot: Bot, key: str) -> list[str]:
-    shown = answer(bot, "stats", key)
-    return shown.split("*This workspace*")[1].split("\n")[1:4]
+def workspace_stats(bot: Bot, key: str) -> dict[str, tuple[int, int]]:
+    """The types `/variations stats` names for the workspace, with their 👍 and 👎 (from the same scoreboard)."""
+    shown = answer(bot, "stats", key).split("*This workspace*")[1]
+    named = {kind.lower() for kind in re.findall(r"\*([^*\n]+)\*", shown)}
+    return {t.type: (t.up, t.down) for t in stats(bot.store, TEAM).types if t.type in named}
 
 
 def plan_prompts(bot: Bot) -> list[str]:
@@ -270,8 +274,7 @@ def test_a_merge_shows_in_stats_memory_and_later_runs_and_a_split_undoes_it(bot:
 
     merged = answer(bot, "types merge Practical into technical", "merge")
     assert "Merged *practical* (with its aliases) into *technical*" in merged
-    assert any(line.startswith("• *Technical*: not enough votes yet (3 of 5") for line in workspace_stats(bot, "s1"))
-    assert "Practical" not in answer(bot, "stats", "s2")
+    assert workspace_stats(bot, "s1") == {"technical": (3, 0)}  # lifestyle has no votes
     listed = answer(bot, "types", "list2")
     assert "• *technical*: 3 👍 0 👎 · 2 variations · also practical" in listed
     assert f"*practical* → *technical*, by <@{USER}> on " in listed
@@ -297,11 +300,7 @@ def test_a_merge_shows_in_stats_memory_and_later_runs_and_a_split_undoes_it(bot:
     assert "*practical* is its own type again" in split
     assert [(v.type, v.written_type) for v in bot.store.variations(run.id)] == [("practical", None), ("story", None)]
     assert bot.store.variation(3).type == "practical"
-    stats_now = answer(bot, "stats", "s3")
-    assert (
-        "*Practical*: not enough votes yet (2 of 5" in stats_now
-        and "*Technical*: not enough votes yet (1 of 5" in stats_now
-    )
+    assert workspace_stats(bot, "s3") == {"practical": (2, 0), "technical": (1, 0)}
     assert_totals_equal_the_rows(bot.store)
     assert bot.store.query("select old, new, merged_by, split_by from type_merges") == [
         ("practical", "technical", USER, USER)
@@ -358,4 +357,4 @@ def test_memory_weighs_a_type_by_distinct_voters_and_not_by_the_requesters_own_v
         '<approach_type up="1" down="0">technical</approach_type>',
     ]  # practical, voted on only by its requester, is not in anyone's prompt
     # Stats still count every click.
-    assert "*Practical*: not enough votes yet (2 of 5" in answer(bot, "stats", "s")
+    assert workspace_stats(bot, "s")["practical"] == (2, 0)
