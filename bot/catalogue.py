@@ -124,14 +124,18 @@ def split(db: Database, team_id: str, old: str, user_id: str) -> Merge:
     raise TypeChangeRefused(f"“{old_name}” was not merged into another type, so there is nothing to split.")
 
 
-def canonical_at_insert(db: Database, run_id: int, kind: str) -> str:
-    """The type a new variation is stored under: its plan named it by the catalogue it was planned with, and
-    a merge made since (while the plan streamed) is applied here, in the insert's transaction. Reads the
-    workspace's active merges only (a few rows, usually none), not its names."""
+def canonical_at_insert(db: Database, run_id: int, kind: str, written: str) -> str:
+    """The type a new variation is stored under: its plan named it `kind` by the catalogue it was planned
+    with, from the name the model `written`; a merge or a split made since (while the plan streamed) is
+    applied here, in the insert's transaction. Reads the workspace's active merges only (a few rows, usually
+    none), not its names."""
     if kind in RESERVED_TYPES:
         return kind
     merges = [(old, new) for old, new, _, _ in db.execute(_ACTIVE, [_team_of(db, run_id)]).fetchall()]
-    return Catalogue.build([kind], merges).resolve(kind) if merges else kind
+    if not merges and written == kind:
+        return kind
+    canonical = Catalogue.build([kind], merges).resolve(written)
+    return kind if _repeat_of(kind, canonical) else canonical
 
 
 def _team_of(db: Database, run_id: int) -> str:

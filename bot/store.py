@@ -208,7 +208,7 @@ class Store:
                 found = db.execute("select written_type from variations where id = ?", [regenerated_from]).fetchone()
                 written_type = found[0] if found else None
             written_type = written_type or type
-            type = canonical_at_insert(db, run_id, type)
+            type = canonical_at_insert(db, run_id, type, written_type)
             if position is None:
                 (last,) = db.execute("select max(position) from variations where run_id = ?", [run_id]).fetchone()
                 position = -1 if last is None else last

@@ -197,12 +197,19 @@ def test_a_merge_into_a_new_name_moves_the_aliases_too_and_refusals_say_why(tmp_
     store.close()
 
 
-def test_a_plan_that_streamed_while_its_type_was_merged_is_stored_under_the_new_name(tmp_path: Path) -> None:
+def test_a_plan_that_streamed_while_its_type_was_merged_or_split_is_stored_under_the_type_now(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "v.db"))
     make_run(store, [("technical", "done"), ("tech specs", "done")])
     store.merge_types("T1", "tech specs", "technical", "U1")
     [late] = make_run(store, [("tech specs", "done")])  # named by the catalogue from before the merge
     assert (store.variation(late).type, store.variation(late).written_type) == ("technical", "tech specs")
+    store.split_type("T1", "tech specs", "U1")
+    run_id = store.variation(late).run_id
+    # named "technical" from "tech specs" by the catalogue from before the split
+    later = store.add_variation(run_id, None, "technical", "Numbers", written_type="tech specs")
+    assert (store.variation(later).type, store.variation(later).written_type) == ("tech specs", None)
+    repeat = store.add_variation(run_id, None, "tech specs-2", "More numbers")  # a plan's second of one type
+    assert store.variation(repeat).type == "tech specs-2"
     store.close()
 
 
