@@ -230,7 +230,7 @@ class Engine:
         """One orchestrator call, streamed: the plan, or why its reply held no usable task (returned, not
         raised, so the caller can ask again; only ever while no worker was launched). Raises PlanError when
         the call itself fails before any worker was launched."""
-        parser = PlanStreamParser(max_tasks=request.max_approaches)
+        parser = PlanStreamParser(max_tasks=request.max_approaches, catalogue=request.catalogue)
         analysis_done = False
         received = ""
 
@@ -252,7 +252,7 @@ class Engine:
             nonlocal parser, analysis_done, received
             if launched:
                 return False
-            parser = PlanStreamParser(max_tasks=request.max_approaches)
+            parser = PlanStreamParser(max_tasks=request.max_approaches, catalogue=request.catalogue)
             analysis_done = False
             received = ""
             events.put(PlanRetrying("The orchestrator's reply broke off mid-way; asking for it again."))

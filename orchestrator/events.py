@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from orchestrator.parsing import Approach, Plan, preview_analysis, preview_response
+from orchestrator.types import Catalogue
 
 MIN_APPROACHES = 2
 MAX_APPROACHES = 5
@@ -42,7 +43,8 @@ class Completion:
 
 @dataclass(frozen=True)
 class TypeVotes:
-    """One approach type and the team's current 👍 and 👎 on its variations."""
+    """One approach type and how many people voted its variations up and down (each person once per type:
+    by the sign of their own 👍 minus 👎 on it)."""
 
     type: str
     up: int
@@ -55,30 +57,31 @@ class TypeVotes:
 
 @dataclass(frozen=True)
 class TeamRecord:
-    """How the team voted on earlier approach types (see orchestrator/memory.py): the workspace's and, when
-    it has enough votes, the channel's; empty when there is none or memory is off."""
+    """How the team voted on earlier approach types (see orchestrator/memory.py): each canonical type once,
+    in the order the prompt lists them; empty when there is none or memory is off."""
 
-    workspace: tuple[TypeVotes, ...] = ()
-    channel: tuple[TypeVotes, ...] = ()
+    types: tuple[TypeVotes, ...] = ()
 
     @property
-    def types(self) -> frozenset[str]:
-        return frozenset(row.type for row in (*self.workspace, *self.channel))
+    def names(self) -> frozenset[str]:
+        return frozenset(row.type for row in self.types)
 
     def __bool__(self) -> bool:
-        return bool(self.workspace or self.channel)
+        return bool(self.types)
 
 
 @dataclass(frozen=True)
 class Request:
     """What a person asked for, the context (audience, key features, …) that must reach the prompts, and
-    the team's record that reaches the orchestrator's."""
+    the team's record that reaches the orchestrator's. `catalogue`: the workspace's approach types, which the
+    plan's names are mapped to (see orchestrator/types.py)."""
 
     task: str
     context: Mapping[str, str] = field(default_factory=dict)
     min_approaches: int = MIN_APPROACHES
     max_approaches: int = MAX_APPROACHES
     record: TeamRecord = field(default_factory=TeamRecord)
+    catalogue: Catalogue = field(default_factory=Catalogue)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple, TypeAlias
 
+from orchestrator.types import DEFAULT_TYPE, MAX_TYPE_LENGTH, Catalogue, normalize_type
+
 __all__ = [
     "DEFAULT_TYPE",
     "MAX_TYPE_LENGTH",
@@ -28,22 +30,26 @@ __all__ = [
     "PlanEvent",
     "PlanParseError",
     "PlanStreamParser",
+    "normalize_type",
     "parse_plan",
     "parse_response",
     "preview_analysis",
     "preview_response",
 ]
 
-DEFAULT_TYPE = "default"
-MAX_TYPE_LENGTH = 60
-
 
 @dataclass(frozen=True)
 class Approach:
-    """One worker assignment: `type` is unique within a plan, so it can key results and votes."""
+    """One worker assignment: `type` is unique within a plan, so it can key results and votes. `written`:
+    the name the model wrote, when the team's catalogue named it otherwise."""
 
     type: str
     description: str
+    written: str = ""
+
+    @property
+    def written_type(self) -> str:
+        return self.written or self.type
 
 
 @dataclass(frozen=True)
@@ -165,14 +171,6 @@ def _field(body: str, name: str) -> str | None:
     return html.unescape(body[opening.end() : end.start() if end else len(body)])
 
 
-def normalize_type(raw: str | None) -> str:
-    """Types become labels and keys: one line, lowercase, bounded length, never empty."""
-    if raw is None:
-        return DEFAULT_TYPE
-    normalized = " ".join(raw.split()).lower()[:MAX_TYPE_LENGTH].strip()
-    return normalized or DEFAULT_TYPE
-
-
 def _unique_type(base: str, used: set[str]) -> str:
     """`base`, or `base-2`, `base-3`, ... (still within MAX_TYPE_LENGTH) so results can be keyed by type."""
     if base not in used:
@@ -186,8 +184,9 @@ def _unique_type(base: str, used: set[str]) -> str:
         n += 1
 
 
-def _select(tasks: Iterable[_RawTask], max_tasks: int) -> list[_Selected]:
-    """Skip unusable and duplicate tasks, rename repeated types, cap the count.
+def _select(tasks: Iterable[_RawTask], max_tasks: int, catalogue: Catalogue) -> list[_Selected]:
+    """Skip unusable and duplicate tasks, name each by the team's catalogue (a name it knows becomes its
+    canonical type), rename repeated types, cap the count.
 
     Each decision looks only at earlier tasks, so the result for a prefix of `tasks` is a prefix of the
     result for all of them: that is the streaming guarantee."""
@@ -199,18 +198,20 @@ def _select(tasks: Iterable[_RawTask], max_tasks: int) -> list[_Selected]:
             break
         if not task.description:
             continue
-        key = (task.type, " ".join(task.description.split()))
+        canonical = catalogue.resolve(task.type)
+        key = (canonical, " ".join(task.description.split()))
         if key in seen:
             continue
         seen.add(key)
-        name = _unique_type(task.type, used)
+        name = _unique_type(canonical, used)
         used.add(name)
-        selected.append(_Selected(Approach(name, task.description), task.end))
+        written = task.type if canonical != task.type else ""  # a repeat's "-2" is no other name
+        selected.append(_Selected(Approach(name, task.description, written), task.end))
     return selected
 
 
-def _plan(text: str, scan: _Scan, max_tasks: int) -> Plan:
-    selected = _select(scan.tasks, max_tasks)
+def _plan(text: str, scan: _Scan, max_tasks: int, catalogue: Catalogue) -> Plan:
+    selected = _select(scan.tasks, max_tasks, catalogue)
     if not selected:
         raise PlanParseError(_explain(text, scan))
     return Plan(scan.analysis or "", tuple(s.approach for s in selected))
@@ -236,10 +237,11 @@ def _check_max_tasks(max_tasks: int) -> None:
 # -- public API ---------------------------------------------------------------------------------------------
 
 
-def parse_plan(text: str, max_tasks: int = 5) -> Plan:
-    """The analysis and up to `max_tasks` usable, uniquely typed approaches; PlanParseError if none."""
+def parse_plan(text: str, max_tasks: int = 5, catalogue: Catalogue | None = None) -> Plan:
+    """The analysis and up to `max_tasks` usable, uniquely typed approaches, named by the team's
+    `catalogue`; PlanParseError if none."""
     _check_max_tasks(max_tasks)
-    return _plan(text, _scan(text), max_tasks)
+    return _plan(text, _scan(text), max_tasks, catalogue or Catalogue())
 
 
 class PlanStreamParser:
@@ -249,9 +251,10 @@ class PlanStreamParser:
     It re-scans the whole buffer with `parse_plan`'s scanner on each feed (replies are a few KB) and
     emits only what is new, so events always agree with `close()`."""
 
-    def __init__(self, max_tasks: int = 5) -> None:
+    def __init__(self, max_tasks: int = 5, catalogue: Catalogue | None = None) -> None:
         _check_max_tasks(max_tasks)
         self._max_tasks = max_tasks
+        self._catalogue = catalogue or Catalogue()
         self._text = ""
         self._analysis_sent = False
         self._approaches_sent = 0
@@ -266,7 +269,7 @@ class PlanStreamParser:
         if scan.analysis is not None and not self._analysis_sent:
             self._analysis_sent = True
             events.append((scan.analysis_end, 0, AnalysisParsed(scan.analysis)))
-        selected = _select(scan.tasks, self._max_tasks)
+        selected = _select(scan.tasks, self._max_tasks, self._catalogue)
         for index in range(self._approaches_sent, len(selected)):
             events.append((selected[index].end, 1, ApproachParsed(index, selected[index].approach)))
         self._approaches_sent = len(selected)
@@ -275,7 +278,7 @@ class PlanStreamParser:
 
     def close(self) -> Plan:
         """The whole-reply result, identical to `parse_plan` on everything fed; raises PlanParseError."""
-        return _plan(self._text, _scan(self._text), self._max_tasks)
+        return _plan(self._text, _scan(self._text), self._max_tasks, self._catalogue)
 
 
 def parse_response(text: str) -> str:

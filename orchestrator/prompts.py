@@ -85,25 +85,23 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
 
 RECORD_TEMPLATE = """
 <team_record>
-How this team voted on the approach types of its earlier requests (up: 👍, down: 👎):
-{sections}
+The approach types this team already knows, each with how many people voted it up and down:
+{lines}
 </team_record>
-Use the team's record: when an approach is the same kind as a type in the record, name it with exactly \
-that type, so the team's votes add up; favour the types the team voted up over those it voted down, where \
-they suit this task; and still propose at least one approach of a type that is not in the record, so the \
-team keeps discovering new ones.
+Use the team's record: for each approach, either reuse one of these types, spelled exactly as it is \
+listed, when the approach is the same kind (so the team's votes add up), or name a new type when it is a \
+different kind (never a variant spelling of a listed one). Favour the types the team voted up over those \
+it voted down, where they suit this task; and still propose at least one approach of a type that is not in \
+the record, so the team keeps discovering new ones.
 """
 
 
 def render_record(record: TeamRecord) -> str:
     """The team's record within its budget (see orchestrator/memory.py), or nothing when it is empty."""
     fitted = fit(record)
-    sections = [
-        f"<{name}>\n" + "\n".join(record_line(row) for row in rows) + f"\n</{name}>"
-        for name, rows in (("this_channel", fitted.channel), ("this_workspace", fitted.workspace))
-        if rows
-    ]
-    return _fill(RECORD_TEMPLATE, {"sections": "\n".join(sections)}) if sections else ""
+    if not fitted:
+        return ""
+    return _fill(RECORD_TEMPLATE, {"lines": "\n".join(record_line(row) for row in fitted.types)})
 
 
 STRICT_INSTRUCTION = """

@@ -332,7 +332,12 @@ def test_purge_deletes_one_workspace_and_keeps_the_other_and_its_scoreboard(
         for variation in bot.store.variations(run_id)[:2]:
             assert bot.click(variation.id, "up", user=workspace.user, team=workspace.team)[0] == 200
     slack.wait_for(lambda: bot.store.db["votes"].count == 4)
-    kept = {name: list(bot.store.db[name].rows_where("team_id = 'TB'")) for name in ("type_totals", "type_firsts")}
+    for workspace in (A, B):  # who merged which types is the workspace's data too
+        bot.store.merge_types(workspace.team, "practical", "technical", workspace.user)
+    kept = {
+        name: list(bot.store.db[name].rows_where("team_id = 'TB'"))
+        for name in ("type_totals", "type_firsts", "type_merges")
+    }
     their_stats = stats(bot.store, B.team)
     variations = len(bot.store.variations(ours))
 
@@ -348,6 +353,7 @@ def test_purge_deletes_one_workspace_and_keeps_the_other_and_its_scoreboard(
         == {"UB"}
     )
     assert bot.store.query("select count(*) from type_totals where team_id = 'TA'") == [(0,)]
+    assert bot.store.query("select count(*) from type_merges where team_id = 'TA'") == [(0,)]
     assert {name: list(bot.store.db[name].rows_where("team_id = 'TB'")) for name in kept} == kept
     assert not bot.store.refresh_scoreboard()  # the totals were kept right: nothing to recount
     assert stats(bot.store, B.team) == their_stats

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import unicodedata
 from collections.abc import Callable
 
 import pytest
@@ -475,7 +476,10 @@ def reference_plan(analysis: str | None, tasks: list[TaskSpec], max_tasks: int) 
     """The documented rules, spelled out independently of the implementation; None if nothing usable."""
 
     def normalize(type_: str | None) -> str:
-        collapsed = " ".join((type_ or "").split()).lower()
+        visible = "".join(  # control, format (bidi) and unassigned characters go; whitespace is a space
+            " " if c.isspace() else c for c in (type_ or "") if c.isspace() or unicodedata.category(c)[0] != "C"
+        )
+        collapsed = " ".join(visible.split()).lower()
         return collapsed[:60].strip() or "default"
 
     kept: list[Approach] = []

@@ -39,9 +39,12 @@ def test_approach_count_is_asked_for() -> None:
 
 
 def test_the_teams_record_reaches_the_plan_before_its_format() -> None:
-    record = TeamRecord(workspace=(TypeVotes("technical", 9, 3),), channel=(TypeVotes("playful", 4, 0),))
+    record = TeamRecord((TypeVotes("playful", 4, 0), TypeVotes("technical", 9, 3)))
     plan = orchestrator_prompt("Write", {"tone": "warm"}, record=record)
     assert plan.index("</context>") < plan.index("<team_record>") < plan.index("<analysis>")
-    assert '<this_channel>\n<approach_type up="4" down="0">playful</approach_type>\n</this_channel>' in plan
-    assert '<this_workspace>\n<approach_type up="9" down="3">technical</approach_type>\n</this_workspace>' in plan
+    assert (
+        '<approach_type up="4" down="0">playful</approach_type>\n'
+        '<approach_type up="9" down="3">technical</approach_type>\n</team_record>'
+    ) in plan
+    assert "spelled exactly as it is listed" in plan and "never a variant spelling" in plan
     assert "<team_record>" not in orchestrator_prompt("Write", {})

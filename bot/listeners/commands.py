@@ -8,11 +8,14 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.parse.command_text import HelpCommand, parse_command
+from bot.parse.command_text import HelpCommand, TypesCommand, parse_command, parse_types
 from bot.render.blocks import help_message
 from bot.render.forms import request_form
 from bot.render.home import stats_message
+from bot.render.kit import Message
+from bot.render.types_blocks import merged_message, refused_message, split_message, types_message
 from bot.slack.run_thread import Origin
+from bot.store.catalogue import TypeChangeRefused
 from bot.store.stats import stats
 from bot.store.store import Store
 from bot.work.later import Later
@@ -35,6 +38,16 @@ def register(app: App, runner: Runner, store: Store, later: Later, max_task_char
 
             later.call("stats", answer, after_acks=True)  # ~20 ms of CPU: not while clicks wait for acks
             return
+        types = parse_types(text)
+        if types is not None:
+            ack()
+            team_id, user_id = command.get("team_id", ""), command.get("user_id", "")
+
+            def answer_types_command() -> None:  # a merge writes: after the ack, like every answer here
+                respond(response_type="ephemeral", **answer_types(store, types, team_id, user_id))
+
+            later.call("types", answer_types_command, after_acks=True)
+            return
         if not text:
             # Alone, the command opens the request form (its trigger is valid for 3 seconds).
             ack()
@@ -56,3 +69,18 @@ def register(app: App, runner: Runner, store: Store, later: Later, max_task_char
             ack(response_type="ephemeral", text=refused)
         else:
             ack()
+
+
+def answer_types(store: Store, types: TypesCommand, team_id: str, user_id: str) -> Message:
+    """What `/variations types …` answers, only to the person who asked: the list, or what a merge or a
+    split did (or why it could not)."""
+    try:
+        if types.action == "merge":
+            return merged_message(store.merge_types(team_id, types.old, types.new, user_id))
+        if types.action == "split":
+            return split_message(store.split_type(team_id, types.old, user_id))
+    except TypeChangeRefused as refused:
+        return refused_message(str(refused))
+    if types.action == "usage":
+        return refused_message("Say which types, e.g. `/variations types merge tech specs into technical`.")
+    return types_message(*store.types(team_id))

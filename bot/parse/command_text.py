@@ -1,4 +1,5 @@
-"""What a person typed after `/variations`: the task, its context lines, or a request for help."""
+"""What a person typed after `/variations`: the task, its context lines, a request for help, or one of the
+`types` commands."""
 
 from __future__ import annotations
 
@@ -23,6 +24,38 @@ class RunCommand:
     context: dict[str, str] = field(default_factory=dict)
     fresh: bool = False  # leave the team's record out of the plan
     blind: bool = False  # label the approaches A, B, C… until voting closes
+
+
+@dataclass(frozen=True)
+class TypesCommand:
+    """`/variations types` (list), `types merge OLD into NEW`, `types split OLD`; names as typed."""
+
+    action: str  # "list", "merge", "split", or "usage" (a merge or split the words of which did not parse)
+    old: str = ""
+    new: str = ""
+
+
+_NAME = r"(?:\"([^\"]+)\"|“([^”]+)”|(.+?))"
+_TYPES = re.compile(r"types", re.IGNORECASE)
+_MERGE = re.compile(rf"types\s+merge\s+{_NAME}\s+into\s+{_NAME}", re.IGNORECASE | re.DOTALL)
+_SPLIT = re.compile(rf"types\s+split\s+{_NAME}", re.IGNORECASE | re.DOTALL)
+_TYPES_USAGE = re.compile(r"types\s+(?:merge|split)\b", re.IGNORECASE)
+
+
+def parse_types(text: str) -> TypesCommand | None:
+    """The `types` command in `text`, or None when it is not one (then it is a request: "types of bread for a
+    menu" is a task). Names may be quoted, for one that holds the word "into"."""
+    stripped = text.strip()
+    if _TYPES.fullmatch(stripped):
+        return TypesCommand("list")
+    if merge := _MERGE.fullmatch(stripped):
+        names = [name for name in merge.groups() if name is not None]
+        return TypesCommand("merge", names[0].strip(), names[1].strip())
+    if split := _SPLIT.fullmatch(stripped):
+        return TypesCommand("split", next(name for name in split.groups() if name is not None).strip())
+    if _TYPES_USAGE.match(stripped):
+        return TypesCommand("usage")
+    return None
 
 
 @dataclass(frozen=True)

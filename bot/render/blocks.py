@@ -470,6 +470,8 @@ the lines after the request, one `name: value` per line:
 audience: hikers and commuters
 key features: keeps drinks cold 24h, 750 ml, dishwasher safe```
 `/variations stats` shows which approaches win in this channel and workspace.
+`/variations types` lists this workspace's approach types; `/variations types merge OLD into NEW` counts \
+one as another (`/variations types split OLD` undoes it).
 The plan learns from your team's votes on earlier approaches; `/variations --fresh TASK` asks for fresh \
 ideas only, without them. `/variations --blind TASK` labels the approaches A, B, C… until voting closes, \
 so names don't sway the vote (the two combine: `--blind --fresh TASK`).

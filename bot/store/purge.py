@@ -68,6 +68,8 @@ def purge(db_path: str, team: str) -> Purged:
             runs = conn.execute("delete from runs where team_id = ?", [team]).rowcount
             for totals in ("type_totals", "type_firsts"):
                 conn.execute(f"delete from {totals} where team_id = ?", [team])
+            if conn.execute("select 1 from sqlite_master where name = 'type_merges'").fetchone():
+                conn.execute("delete from type_merges where team_id = ?", [team])  # who merged which types
             # The deletes above flag the totals stale through their triggers; they are right, so the flag
             # goes back to what it was (as bot.store.scoreboard.keeping_count does for the store's own changes).
             conn.execute("update scoreboard_state set stale = ?", [stale])

@@ -149,6 +149,7 @@ class VariationRow(_Row):
     regenerated_from: int | None = None
     instruction: str | None = None
     owner: str | None = None
+    written_type: str | None = None  # the name the model wrote, when it counts under another (`type`)
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Self:

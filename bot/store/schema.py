@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
+from bot.store.catalogue import reconcile
 from bot.store.scoreboard import create_scoreboard, rebuild
 
 
@@ -61,6 +62,7 @@ def create_schema(db: Database) -> None:
             "regenerated_from": int,
             "instruction": str,
             "owner": str,
+            "written_type": str,
         },
         pk="id",
         foreign_keys=[("run_id", "runs", "id")],
@@ -80,6 +82,26 @@ def create_schema(db: Database) -> None:
     ):
         if column not in db.table(table).columns_dict:  # databases made before it
             db.table(table).add_column(column, kind)
+    types_are_new = "written_type" not in db.table("variations").columns_dict
+    if types_are_new:
+        db.table("variations").add_column("written_type", str)
+    # Merges of approach types (`/variations types merge OLD into NEW`), kept once undone (split_at set).
+    db.table("type_merges").create(
+        {
+            "id": int,
+            "team_id": str,
+            "old": str,
+            "new": str,
+            "merged_by": str,
+            "merged_at": str,
+            "split_by": str,
+            "split_at": str,
+        },
+        pk="id",
+        not_null={"team_id", "old", "new", "merged_by", "merged_at"},
+        if_not_exists=True,
+    )
+    db.execute("create index if not exists type_merges_team on type_merges (team_id) where split_at is null")
     db.table("variations").create_index(["run_id", "position"], unique=True, if_not_exists=True)
     db.table("feedback").create(
         {
@@ -135,5 +157,8 @@ def create_schema(db: Database) -> None:
         "create index if not exists runs_voting on runs (finished_at) where voting_closed_at is null",
     ):
         db.execute(sql)
-    if scoreboard_is_new:
+    if types_are_new:  # older rows: "Tech Specs" and "tech-specs" become one type, control characters go
+        for (team_id,) in db.execute("select distinct team_id from runs").fetchall():
+            reconcile(db, team_id, recount=False)
+    if scoreboard_is_new or types_are_new:
         rebuild(db)

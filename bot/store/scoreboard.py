@@ -69,23 +69,28 @@ def is_stale(conn: sqlite3.Connection) -> bool:
     return bool(stale)
 
 
-def rebuild(db: Database) -> None:
-    """Count the totals again from the rows."""
+def rebuild(db: Database, team_id: str | None = None) -> None:
+    """Count the totals again from the rows: all of them, or (with `team_id`) one workspace's, after its
+    approach types were merged or split (the flag is then left as it was)."""
+    where, params = ("where team_id = ?", [team_id]) if team_id is not None else ("", [])
     scopes = {
-        run_id: (team, channel) for run_id, team, channel in db.execute("select id, team_id, channel_id from runs")
+        run_id: (team, channel)
+        for run_id, team, channel in db.execute(f"select id, team_id, channel_id from runs {where}", params)
     }
     by_run: dict[int, list[tuple[str, str, int, int]]] = defaultdict(list)
-    for run_id, kind, status, up, down in db.execute(_VARIATION_VOTES + " group by v.id"):
+    runs = "where v.run_id in (select id from runs where team_id = ?)" if team_id is not None else ""
+    for run_id, kind, status, up, down in db.execute(_VARIATION_VOTES + f" {runs} group by v.id", params):
         by_run[run_id].append((kind, status, up, down))
     by_scope: dict[tuple[str, str], Share] = defaultdict(Share)
     for run_id, rows in by_run.items():
         if run_id in scopes:
             by_scope[scopes[run_id]].add(run_share(rows))
-    db.execute("delete from type_totals")
-    db.execute("delete from type_firsts")
+    db.execute(f"delete from type_totals {where}", params)
+    db.execute(f"delete from type_firsts {where}", params)
     for scope, share in by_scope.items():
         _add_share(db, scope, share)
-    db.execute("update scoreboard_state set stale = 0")
+    if team_id is None:
+        db.execute("update scoreboard_state set stale = 0")
 
 
 @contextmanager

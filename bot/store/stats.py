@@ -7,8 +7,9 @@ Definitions (the README's "Stats and the Home tab" says the same in fewer words)
 - **Votes** are the current ones in `votes` (one per user per variation, `up` or `down`); a withdrawn vote
   no longer counts. A variation's **net** is its 👍 minus its 👎.
 - **Failed variations** (status `failed`) are left out everywhere: they had nothing to vote on.
-- **Types** are the approach names the orchestrator chose, ignoring case and extra spaces ("Technical"
-  and "technical " are one type, shown as `technical`).
+- **Types** are the variations' canonical types in the workspace's catalogue (bot/store/catalogue.py): the
+  names the orchestrator chose, with spellings that differ in case, spaces or punctuation as one, and merged
+  types under the type they were merged into.
 - **First place** of a run: among its variations with at least one vote, those with the highest net (even
   when that net is negative). A tie of k shares the place: each gets 1/k. A type's `firsts` is its
   (possibly fractional) number of first places; its `first_share` is `firsts` divided by the number of
@@ -37,7 +38,7 @@ from typing import TYPE_CHECKING
 
 from bot.store.ranking import Ranked
 from bot.store.rows import RunStatus
-from orchestrator.parsing import normalize_type
+from orchestrator.types import normalize_type
 
 if TYPE_CHECKING:  # the store keeps its totals with `run_share`, so it imports this module
     from bot.store.store import Store

@@ -21,11 +21,22 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from bot.store.catalogue import (
+    Merge,
+    TypeEntry,
+    active_merges,
+    canonical_at_insert,
+    listing,
+    merge,
+    read_catalogue,
+    split,
+)
 from bot.store.connection import Connection, StoreError, explain, new_id, now
 from bot.store.processes import Processes
 from bot.store.rows import MissingRow, RunRow, RunStatus, Tally, VariationRow, VariationStatus, VotingClosed
 from bot.store.schema import create_schema
 from bot.store.scoreboard import is_stale, rebuild, rescored
+from orchestrator.types import Catalogue
 
 __all__ = ["Store", "StoreError", "Vote"]
 
@@ -186,10 +197,18 @@ class Store:
         *,
         regenerated_from: int | None = None,
         instruction: str | None = None,
+        written_type: str | None = None,
     ) -> int:
         """A variation being written, by this process. `position=None` appends it after the run's others
-        (a synthesis or a regenerated version), atomically, so two added at once never collide."""
+        (a synthesis or a regenerated version), atomically, so two added at once never collide.
+        `written_type`: the name the model wrote when `type` is the catalogue's for it (a new version keeps
+        the one of the variation it revises)."""
         with self._connection.write() as db, rescored(db, run_id):
+            if written_type is None and regenerated_from is not None:
+                found = db.execute("select written_type from variations where id = ?", [regenerated_from]).fetchone()
+                written_type = found[0] if found else None
+            written_type = written_type or type
+            type = canonical_at_insert(db, run_id, type, written_type)
             if position is None:
                 (last,) = db.execute("select max(position) from variations where run_id = ?", [run_id]).fetchone()
                 position = -1 if last is None else last
@@ -205,6 +224,7 @@ class Store:
                     "regenerated_from": regenerated_from,
                     "instruction": instruction,
                     "owner": self.owner,
+                    "written_type": written_type if written_type != type else None,  # NULL: as written
                 }
             )
             return new_id(table)
@@ -315,6 +335,28 @@ class Store:
             first = cursor.rowcount == 1
             db.execute("delete from seen_events where seen_at < ?", [forget])
         return first
+
+    # approach types
+
+    def catalogue(self, team_id: str) -> Catalogue:
+        """The workspace's approach types, which a plan's names are mapped to."""
+        with self.reader() as conn:
+            return read_catalogue(conn, team_id)
+
+    def types(self, team_id: str) -> tuple[list[TypeEntry], list[Merge]]:
+        """The workspace's types with their votes and aliases, and its active merges (one snapshot)."""
+        with self.reader() as conn:
+            return listing(conn, team_id), active_merges(conn, team_id)
+
+    def merge_types(self, team_id: str, old: str, new: str, user_id: str) -> Merge:
+        """Merge `old` into `new` for the workspace; TypeChangeRefused says why not."""
+        with self._connection.write() as db:
+            return merge(db, team_id, old, new, user_id)
+
+    def split_type(self, team_id: str, old: str, user_id: str) -> Merge:
+        """Undo the merge of `old`; TypeChangeRefused says why not."""
+        with self._connection.write() as db:
+            return split(db, team_id, old, user_id)
 
     # the scoreboard's totals
 

@@ -1,5 +1,6 @@
-"""Team memory on the bot's side: the record of a run's workspace and channel, read from the scoreboard's
-totals for the orchestrator's prompt (see orchestrator/memory.py for what it holds and its budget).
+"""Team memory on the bot's side: the record of a run's workspace and channel for the orchestrator's prompt
+(see orchestrator/memory.py for what it holds and its budget), and the workspace's catalogue of approach
+types, which the plan's names are mapped to (bot/store/catalogue.py).
 
 It is read in the run's own thread, on a read-only snapshot (`Store.reader`), so clicks never wait behind
 it; `VARIATIONS_TEAM_MEMORY=off` or a request for fresh ideas leaves it out.
@@ -13,6 +14,7 @@ import sqlite3
 from bot.store.store import Store
 from orchestrator.events import TeamRecord
 from orchestrator.memory import read_record
+from orchestrator.types import Catalogue
 
 log = logging.getLogger(__name__)
 
@@ -34,3 +36,12 @@ class TeamMemory:
         except sqlite3.Error as error:
             log.warning("step=memory_unread team=%s error=%s", team_id, error)
             return TeamRecord()
+
+    def catalogue(self, team_id: str) -> Catalogue:
+        """The workspace's approach types for the plan's names, whatever the memory switches say (merges are
+        the team's decisions, not the model's); empty when the database cannot be read."""
+        try:
+            return self.store.catalogue(team_id)
+        except sqlite3.Error as error:
+            log.warning("step=catalogue_unread team=%s error=%s", team_id, error)
+            return Catalogue()

@@ -206,7 +206,14 @@ class Reporter:
             low, high = (approaches, approaches) if approaches else (MIN_APPROACHES, MAX_APPROACHES)
             record = self.memory.record(origin.team_id, origin.channel_id, fresh=fresh)
             live.remembered = len(record.types)
-            request = Request(task=task, context=context, min_approaches=low, max_approaches=high, record=record)
+            request = Request(
+                task=task,
+                context=context,
+                min_approaches=low,
+                max_approaches=high,
+                record=record,
+                catalogue=self.memory.catalogue(origin.team_id),
+            )
             for event in self.engine.run(request):
                 self._on_event(live, event)
         except PlanError as error:
@@ -408,7 +415,9 @@ class Reporter:
         if index not in live.variation_ids:
             live.approaches[index] = approach
             with self.in_flight.creating():
-                variation_id = self.store.add_variation(live.run_id, index, approach.type, approach.description)
+                variation_id = self.store.add_variation(
+                    live.run_id, index, approach.type, approach.description, written_type=approach.written or None
+                )
                 self.in_flight.hold(variation=variation_id)
             live.variation_ids[index] = variation_id
         return live.variation_ids[index]
