@@ -32,9 +32,9 @@ from bot.store.catalogue import (
     split,
 )
 from bot.store.connection import Connection, StoreError, explain, new_id, now
+from bot.store.migrations import migrate
 from bot.store.processes import Processes
 from bot.store.rows import MissingRow, RunRow, RunStatus, Tally, VariationRow, VariationStatus, VotingClosed
-from bot.store.schema import create_schema
 from bot.store.scoreboard import is_stale, rebuild, rescored
 from orchestrator.types import Catalogue
 
@@ -62,7 +62,7 @@ class Store:
         """Open (creating if need be) the database at `path`, as the process `owner` (see Processes).
         Raises StoreError when the file cannot be used."""
         self.path = path
-        self._connection = Connection(path, create_schema)
+        self._connection = Connection(path, migrate)
         self.processes = Processes(self._connection, owner)
         self.owner = self.processes.owner
         try:

@@ -1,15 +1,33 @@
-"""The database's tables and indexes, created when missing and brought up to date on older databases
-(columns added since). Runs inside the store's first write transaction."""
+"""The database's schema as named steps, in the order the app grew them (simonw/llm's way, with sqlite-utils'
+`Migrations`): each step runs once, in the store's first write transaction, and is recorded in
+`_sqlite_migrations`, so a database from any earlier release opens and is brought up to date.
+
+A database made before the steps were recorded has none of them listed: every step then runs again, so each
+is written to leave alone what is already there (tables and indexes if missing, columns if missing).
+A new table, column or index is a new step at the end; a step that has shipped is never edited.
+"""
 
 from __future__ import annotations
 
 from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
 
 from bot.store.catalogue import reconcile
 from bot.store.scoreboard import create_scoreboard, rebuild
 
+migrations = Migrations("variations")
 
-def create_schema(db: Database) -> None:
+
+def _add_columns(db: Database, table: str, columns: dict[str, type]) -> None:
+    have = db.table(table).columns_dict
+    for column, kind in columns.items():
+        if column not in have:
+            db.table(table).add_column(column, kind)
+
+
+@migrations()
+def m001_runs_variations_and_votes(db: Database) -> None:
+    """The first release: a run per request, a variation per approach, every click and each current vote."""
     db.table("runs").create(
         {
             "id": int,
@@ -29,12 +47,7 @@ def create_schema(db: Database) -> None:
             "seconds": float,
             "input_tokens": int,
             "output_tokens": int,
-            "cost_usd": float,
             "error": str,
-            "owner": str,
-            "thread_ts": str,
-            "voting_closed_at": str,
-            "blind": int,
         },
         pk="id",
         not_null={"team_id", "channel_id", "user_id", "task", "status", "created_at"},
@@ -56,52 +69,14 @@ def create_schema(db: Database) -> None:
             "seconds": float,
             "input_tokens": int,
             "output_tokens": int,
-            "cost_usd": float,
             "stop_reason": str,
             "error": str,
-            "regenerated_from": int,
-            "instruction": str,
-            "owner": str,
-            "written_type": str,
         },
         pk="id",
         foreign_keys=[("run_id", "runs", "id")],
         not_null={"run_id", "position", "type", "status", "created_at"},
         if_not_exists=True,
     )
-    for table, column, kind in (
-        ("variations", "regenerated_from", int),
-        ("variations", "instruction", str),
-        ("variations", "owner", str),
-        ("runs", "owner", str),
-        ("runs", "thread_ts", str),
-        ("runs", "cost_usd", float),
-        ("variations", "cost_usd", float),
-        ("runs", "voting_closed_at", str),
-        ("runs", "blind", int),
-    ):
-        if column not in db.table(table).columns_dict:  # databases made before it
-            db.table(table).add_column(column, kind)
-    types_are_new = "written_type" not in db.table("variations").columns_dict
-    if types_are_new:
-        db.table("variations").add_column("written_type", str)
-    # Merges of approach types (`/variations types merge OLD into NEW`), kept once undone (split_at set).
-    db.table("type_merges").create(
-        {
-            "id": int,
-            "team_id": str,
-            "old": str,
-            "new": str,
-            "merged_by": str,
-            "merged_at": str,
-            "split_by": str,
-            "split_at": str,
-        },
-        pk="id",
-        not_null={"team_id", "old", "new", "merged_by", "merged_at"},
-        if_not_exists=True,
-    )
-    db.execute("create index if not exists type_merges_team on type_merges (team_id) where split_at is null")
     db.table("variations").create_index(["run_id", "position"], unique=True, if_not_exists=True)
     db.table("feedback").create(
         {
@@ -125,6 +100,20 @@ def create_schema(db: Database) -> None:
         foreign_keys=[("variation_id", "variations", "id"), ("run_id", "runs", "id")],
         if_not_exists=True,
     )
+
+
+@migrations()
+def m002_new_versions(db: Database) -> None:
+    """♻️ New version: which variation a new one rewrites, and the instruction it followed."""
+    _add_columns(db, "variations", {"regenerated_from": int, "instruction": str})
+
+
+@migrations()
+def m003_several_processes(db: Database) -> None:
+    """Several processes on one file: who writes each run, their heartbeats, events already taken, and a
+    run's parent that is a reply in another thread (a mention)."""
+    _add_columns(db, "runs", {"owner": str, "thread_ts": str})
+    _add_columns(db, "variations", {"owner": str})
     db.table("processes").create(
         {"owner": str, "host": str, "pid": int, "started_at": str, "heartbeat_at": str},
         pk="owner",
@@ -134,22 +123,68 @@ def create_schema(db: Database) -> None:
     db.table("seen_events").create(
         {"event_id": str, "seen_at": str}, pk="event_id", not_null={"seen_at"}, if_not_exists=True
     )
-    scoreboard_is_new = create_scoreboard(db)
+
+
+@migrations()
+def m004_cost_closing_and_blind_votes(db: Database) -> None:
+    """What runs cost in dollars, when a run's voting closed, and blind runs."""
+    _add_columns(db, "runs", {"cost_usd": float, "voting_closed_at": str, "blind": int})
+    _add_columns(db, "variations", {"cost_usd": float})
+
+
+@migrations()
+def m005_scoreboard(db: Database) -> None:
+    """The scoreboard's running totals and the triggers that flag them stale, counted from the rows."""
+    if create_scoreboard(db):
+        rebuild(db)
+
+
+@migrations()
+def m006_type_catalogue(db: Database) -> None:
+    """Approach types per workspace: the name the model wrote beside the canonical type, and the merges
+    people made. Older rows are cleaned and their spellings unified ("Tech Specs" and "tech-specs")."""
+    types_are_new = "written_type" not in db.table("variations").columns_dict
+    _add_columns(db, "variations", {"written_type": str})
+    # Merges of approach types (`/variations types merge OLD into NEW`), kept once undone (split_at set).
+    db.table("type_merges").create(
+        {
+            "id": int,
+            "team_id": str,
+            "old": str,
+            "new": str,
+            "merged_by": str,
+            "merged_at": str,
+            "split_by": str,
+            "split_at": str,
+        },
+        pk="id",
+        not_null={"team_id", "old", "new", "merged_by", "merged_at"},
+        if_not_exists=True,
+    )
+    db.execute("create index if not exists type_merges_team on type_merges (team_id) where split_at is null")
+    if types_are_new:
+        for (team_id,) in db.execute("select distinct team_id from runs").fetchall():
+            reconcile(db, team_id, recount=False)
+        rebuild(db)
+
+
+@migrations()
+def m007_indexes_for_reads(db: Database) -> None:
+    """The indexes of the app's reads: stats (covering), a user's runs, a run's tallies, the run of a thread,
+    pruning, recovery and closing. runs_usage replaces the indexes made before runs had a cost."""
     for sql in (
-        # the scoreboard's runs this week, tokens and cost, for a workspace and for a channel (covering);
-        # these replace runs_team_time and runs_channel_time, made before runs had a cost
         "drop index if exists runs_team_time",
         "drop index if exists runs_channel_time",
         "create index if not exists runs_team_usage"
         " on runs (team_id, created_at, input_tokens, output_tokens, cost_usd)",
         "create index if not exists runs_channel_usage"
         " on runs (team_id, channel_id, created_at, input_tokens, output_tokens, cost_usd)",
-        "create index if not exists runs_team_user on runs (team_id, user_id)",  # a user's recent runs
-        "create index if not exists votes_run on votes (run_id)",  # a run's tallies
+        "create index if not exists runs_team_user on runs (team_id, user_id)",
+        "create index if not exists votes_run on votes (run_id)",
         # the run a mention in a thread is about: its parent is the thread's root, or a reply in it
         "create index if not exists runs_message on runs (channel_id, message_ts)",
         "create index if not exists runs_thread on runs (channel_id, thread_ts) where thread_ts is not null",
-        "create index if not exists seen_events_time on seen_events (seen_at)",  # pruning
+        "create index if not exists seen_events_time on seen_events (seen_at)",
         # what is being written, for recovery: small, as almost every row is finished
         "create index if not exists runs_working on runs (status) where status in ('planning', 'running')",
         "create index if not exists variations_writing on variations (status) where status = 'writing'",
@@ -157,8 +192,8 @@ def create_schema(db: Database) -> None:
         "create index if not exists runs_voting on runs (finished_at) where voting_closed_at is null",
     ):
         db.execute(sql)
-    if types_are_new:  # older rows: "Tech Specs" and "tech-specs" become one type, control characters go
-        for (team_id,) in db.execute("select distinct team_id from runs").fetchall():
-            reconcile(db, team_id, recount=False)
-    if scoreboard_is_new or types_are_new:
-        rebuild(db)
+
+
+def migrate(db: Database) -> None:
+    """Apply the steps this database has not had yet (all of them to a new one)."""
+    migrations.apply(db)
