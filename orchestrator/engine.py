@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
+from orchestrator.cancel import Cancel
 from orchestrator.events import (
     FOLLOW_UP,
     SYNTHESIS,
@@ -34,7 +36,7 @@ from orchestrator.events import (
     WorkerResult,
     WorkerStarted,
 )
-from orchestrator.llm import LLM, LLMError
+from orchestrator.llm import LLM, Cancelled, LLMError
 from orchestrator.parsing import (
     AnalysisParsed,
     Approach,
@@ -44,6 +46,7 @@ from orchestrator.parsing import (
     PlanStreamParser,
     parse_response,
     preview_analysis,
+    preview_response,
 )
 from orchestrator.prompts import (
     Candidate,
@@ -61,6 +64,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class _PlanFailed:
     error: PlanError
+
+
+@dataclass(frozen=True)
+class _Stop:
+    """The request was cancelled: `Engine.run` ends now, whatever its threads still report."""
+
+
+_Events = queue.Queue[Event | _PlanFailed | _Stop]
+STOPPED = "Stopped."
 
 
 class Engine:
@@ -89,23 +101,42 @@ class Engine:
         PlanRetrying may come before a second orchestrator attempt (see there); a worker's WorkerDelta
         with empty `raw` means its reply broke off and starts over.
 
+        Once `request.cancel` is set no model call starts and those under way are closed; the run ends at
+        once: a stopped WorkerFinished (with its text so far) for each approach not finished, then
+        RunFinished with `stopped`. Late reports of the closed calls are dropped.
+
         Raises PlanError (from the iterator) when the orchestrator call fails before any approach arrived
-        or, asked twice, its reply holds no usable task.
+        or, asked twice, its reply holds no usable task, or it was cancelled before any approach arrived.
         """
         started = time.monotonic()
-        events: queue.Queue[Event | _PlanFailed] = queue.Queue()
-        self.executor.submit(self._plan, request, events)
-        results: dict[int, WorkerResult] = {}
-        planned: Planned | None = None
-        while planned is None or len(results) < len(planned.plan.approaches):
-            event = events.get()
-            if isinstance(event, _PlanFailed):
-                raise event.error
-            if isinstance(event, WorkerFinished):
-                results[event.result.index] = event.result
-            elif isinstance(event, Planned):
-                planned = event
-            yield event
+        events: _Events = queue.Queue()
+        launched: list[Approach] = []
+        forget = request.cancel.on_cancel(lambda: events.put(_Stop()))
+        try:
+            self.executor.submit(self._plan, request, events, launched)
+            results: dict[int, WorkerResult] = {}
+            written: dict[int, str] = {}  # each worker's reply so far
+            planned: Planned | None = None
+            analysis = ""
+            while planned is None or len(results) < len(planned.plan.approaches):
+                event = events.get()
+                if isinstance(event, _Stop):
+                    yield from _finished_meanwhile(events, results, written)
+                    yield from self._stopped(request, started, launched, results, written, planned, analysis)
+                    return
+                if isinstance(event, _PlanFailed):
+                    raise event.error
+                if isinstance(event, WorkerFinished):
+                    results[event.result.index] = event.result
+                elif isinstance(event, WorkerDelta):
+                    written[event.index] = event.raw
+                elif isinstance(event, AnalysisDelta):
+                    analysis = event.raw
+                elif isinstance(event, Planned):
+                    planned = event
+                yield event
+        finally:
+            forget()
         ordered = tuple(results[index] for index in sorted(results))
         yield RunFinished(
             RunResult(
@@ -114,7 +145,35 @@ class Engine:
                 plan_completion=planned.completion,
                 results=ordered,
                 seconds=time.monotonic() - started,
+                stopped=any(result.stopped for result in ordered),
             )
+        )
+
+    def _stopped(
+        self,
+        request: Request,
+        started: float,
+        launched: list[Approach],
+        results: dict[int, WorkerResult],
+        written: dict[int, str],
+        planned: Planned | None,
+        analysis: str,
+    ) -> Iterator[Event]:
+        """The end of a cancelled run: every approach not finished is stopped with what it had written."""
+        approaches = planned.plan.approaches if planned else tuple(launched)
+        if not approaches:
+            raise PlanError("Stopped before any approach was planned.")
+        for index, approach in enumerate(approaches):
+            if index not in results:
+                text = preview_response(written.get(index, "")) or ""
+                results[index] = WorkerResult(index, approach, text, STOPPED, self.worker_model, stopped=True)
+                yield WorkerFinished(results[index])
+        if planned is None:
+            plan = Plan(analysis=preview_analysis(analysis) or "", approaches=approaches, cut_short=True)
+            planned = Planned(plan, Completion("", self.orchestrator_model, Usage(), None, 0.0))
+        ordered = tuple(results[index] for index in sorted(results))
+        yield RunFinished(
+            RunResult(request, planned.plan, planned.completion, ordered, time.monotonic() - started, stopped=True)
         )
 
     def write(
@@ -128,7 +187,7 @@ class Engine:
         """Run one worker (again, with `revision`); when `on_reply` is given the reply is streamed and it
         gets the reply so far. Never raises for a model failure: the result carries the reason instead."""
         prompt = worker_prompt(request.task, approach, request.context, revision)
-        return self._respond(prompt, index, approach, on_reply)
+        return self._settle(request.cancel, prompt, index, approach, on_reply)
 
     def synthesize(
         self,
@@ -140,7 +199,7 @@ class Engine:
         """Merge variations into one final version, weighted by votes; a failure is in the result."""
         prompt = synthesis_prompt(request.task, request.context, candidates)
         approach = Approach(SYNTHESIS, f"Combines {len(candidates)} variations, best-voted first")
-        return self._respond(prompt, index, approach, on_reply)
+        return self._settle(request.cancel, prompt, index, approach, on_reply)
 
     def follow_up(
         self,
@@ -152,13 +211,31 @@ class Engine:
         """Write one more variation that follows an instruction given after the run; a failure is in the
         result."""
         prompt = follow_up_prompt(request.task, request.context, follow_up)
-        return self._respond(prompt, index, Approach(FOLLOW_UP, follow_up.instruction), on_reply)
+        return self._settle(request.cancel, prompt, index, Approach(FOLLOW_UP, follow_up.instruction), on_reply)
+
+    def _settle(
+        self, cancel: Cancel, prompt: str, index: int, approach: Approach, on_reply: Callable[[str], None] | None
+    ) -> WorkerResult:
+        """`_respond` in the pool, for a caller outside it: answered as soon as it is cancelled, with the
+        text so far, even while the call still waits for the model's first byte."""
+        stream = _Accumulator(on_reply or (lambda _: None))
+        settled = threading.Event()
+        future = self.executor.submit(self._respond, prompt, index, approach, stream, cancel)
+        future.add_done_callback(lambda _: settled.set())
+        forget = cancel.on_cancel(settled.set)
+        settled.wait()
+        forget()
+        if future.done():
+            return future.result()
+        text = preview_response(stream.received) or ""
+        return WorkerResult(index, approach, text, STOPPED, self.worker_model, stopped=True)
 
     def _respond(
-        self, prompt: str, index: int, approach: Approach, on_reply: Callable[[str], None] | None
+        self, prompt: str, index: int, approach: Approach, stream: _Accumulator | None, cancel: Cancel | None = None
     ) -> WorkerResult:
-        """One worker-model call whose answer is a <response>."""
-        stream = None if on_reply is None else _Accumulator(on_reply)
+        """One worker-model call whose answer is a <response>, streamed into `stream` when given."""
+        if cancel is not None and cancel.cancelled:
+            return WorkerResult(index, approach, "", STOPPED, self.worker_model, stopped=True)
         try:
             completion = self.llm.complete(
                 prompt,
@@ -166,7 +243,11 @@ class Engine:
                 max_tokens=self.worker_max_tokens,
                 on_text=None if stream is None else stream.on_text,
                 on_restart=None if stream is None else stream.restart,
+                cancel=cancel,
             )
+        except Cancelled as stopped:
+            text = preview_response(stream.received if stream else "") or ""
+            return WorkerResult(index, approach, text, STOPPED, self.worker_model, stopped.usage, stopped=True)
         except LLMError as failure:
             return WorkerResult(index, approach, "", str(failure), self.worker_model)
         text = parse_response(completion.text)
@@ -182,10 +263,9 @@ class Engine:
             stop_reason=completion.stop_reason,
         )
 
-    def _plan(self, request: Request, events: queue.Queue[Event | _PlanFailed]) -> None:
+    def _plan(self, request: Request, events: _Events, launched: list[Approach]) -> None:
         """Stream the orchestrator's reply, starting a worker for each task as soon as it closes; when the
         reply holds no usable task, ask once more with a stricter prompt."""
-        launched: list[Approach] = []
         try:
             plan, completion = self._plan_attempt(request, events, launched, strict=False)
             if isinstance(plan, PlanParseError):  # returned only while no worker was launched
@@ -222,7 +302,7 @@ class Engine:
     def _plan_attempt(
         self,
         request: Request,
-        events: queue.Queue[Event | _PlanFailed],
+        events: _Events,
         launched: list[Approach],
         *,
         strict: bool,
@@ -273,7 +353,10 @@ class Engine:
                 max_tokens=self.plan_max_tokens,
                 on_text=on_text,
                 on_restart=on_restart,
+                cancel=request.cancel,
             )
+        except Cancelled as error:
+            raise PlanError(STOPPED) from error  # `run` has ended already: nobody reads this
         except LLMError as error:
             if not launched:
                 raise PlanError(f"The orchestrator call failed: {error}") from error
@@ -290,19 +373,36 @@ class Engine:
             # close() agrees with what feed() reported, so no worker was launched for this reply.
             return error, completion
 
-    def _launch(
-        self, request: Request, index: int, approach: Approach, events: queue.Queue[Event | _PlanFailed]
-    ) -> None:
-        self.executor.submit(self._work, request, index, approach, events)
+    def _launch(self, request: Request, index: int, approach: Approach, events: _Events) -> None:
+        if not request.cancel.cancelled:  # no model call starts once the run is stopped
+            self.executor.submit(self._work, request, index, approach, events)
 
-    def _work(self, request: Request, index: int, approach: Approach, events: queue.Queue[Event | _PlanFailed]) -> None:
+    def _work(self, request: Request, index: int, approach: Approach, events: _Events) -> None:
+        if request.cancel.cancelled:
+            return  # stopped while it queued: `run` reports it
         events.put(WorkerStarted(index, approach))
         try:
-            result = self.write(request, index, approach, lambda raw: events.put(WorkerDelta(index, raw)))
+            prompt = worker_prompt(request.task, approach, request.context)
+            stream = _Accumulator(lambda raw: events.put(WorkerDelta(index, raw)))
+            result = self._respond(prompt, index, approach, stream, request.cancel)
         except Exception as error:  # always report, so the run can finish
             log.exception("worker %d failed unexpectedly", index)
             result = WorkerResult(index, approach, "", f"Unexpected error: {error}", self.worker_model)
         events.put(WorkerFinished(result))
+
+
+def _finished_meanwhile(events: _Events, results: dict[int, WorkerResult], written: dict[int, str]) -> Iterator[Event]:
+    """The workers that finished before the stop was taken, though reported after it: they count as written."""
+    while True:
+        try:
+            event = events.get_nowait()
+        except queue.Empty:
+            return
+        if isinstance(event, WorkerFinished):
+            results[event.result.index] = event.result
+            yield event
+        elif isinstance(event, WorkerDelta):
+            written[event.index] = event.raw
 
 
 def _why(error: PlanParseError) -> str:

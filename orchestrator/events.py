@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from orchestrator.cancel import Cancel
 from orchestrator.parsing import Approach, Plan, preview_analysis, preview_response
 from orchestrator.types import Catalogue
 
@@ -74,7 +75,7 @@ class TeamRecord:
 class Request:
     """What a person asked for, the context (audience, key features, …) that must reach the prompts, and
     the team's record that reaches the orchestrator's. `catalogue`: the workspace's approach types, which the
-    plan's names are mapped to (see orchestrator/types.py)."""
+    plan's names are mapped to (see orchestrator/types.py); `cancel` stops the work done for it."""
 
     task: str
     context: Mapping[str, str] = field(default_factory=dict)
@@ -82,11 +83,13 @@ class Request:
     max_approaches: int = MAX_APPROACHES
     record: TeamRecord = field(default_factory=TeamRecord)
     catalogue: Catalogue = field(default_factory=Catalogue)
+    cancel: Cancel = field(default_factory=Cancel, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class WorkerResult:
-    """One approach's outcome: its text, or the reason it failed, and what it cost."""
+    """One approach's outcome: its text, or the reason it failed, and what it cost. A `stopped` one was
+    cancelled while (or before) it was written: `text` is what was written so far."""
 
     index: int
     approach: Approach
@@ -96,6 +99,7 @@ class WorkerResult:
     usage: Usage = field(default_factory=Usage)
     seconds: float = 0.0
     stop_reason: str | None = None
+    stopped: bool = False
 
     @property
     def ok(self) -> bool:
@@ -177,6 +181,7 @@ class RunResult:
     plan_completion: Completion
     results: tuple[WorkerResult, ...]
     seconds: float
+    stopped: bool = False  # its request was cancelled: some approach (or the plan) was cut short
 
     @property
     def usage(self) -> Usage:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import anthropic
 import httpx2
 
+from orchestrator.cancel import Cancel
 from orchestrator.events import Completion, Usage
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,15 @@ _ERROR_TYPE_STATUS = {
 
 class LLMError(RuntimeError):
     """A model call failed, after retries when the failure was worth retrying; the message is meant for people."""
+
+
+class Cancelled(LLMError):
+    """The call was cancelled (`Cancel`): no attempt starts after that, and a stream in flight is closed.
+    `usage` is what the API had reported of a closed stream (its input tokens), so far."""
+
+    def __init__(self, usage: Usage | None = None) -> None:
+        super().__init__("Stopped.")
+        self.usage = usage or Usage()
 
 
 def make_client(
@@ -140,9 +150,11 @@ class LLM:
         max_tokens: int,
         on_text: Callable[[str], None] | None = None,
         on_restart: Callable[[], bool] | None = None,
+        cancel: Cancel | None = None,
     ) -> Completion:
         """Run one call. With `on_text`, the reply is streamed and each text delta is passed on as it
-        arrives; the returned Completion holds the whole text either way.
+        arrives; the returned Completion holds the whole text either way. Once `cancel` is set no attempt
+        starts, a wait between attempts ends, and a stream in flight is closed: Cancelled is raised.
 
         When a streamed attempt had already passed text to `on_text` and is to be retried, `on_restart()`
         is called first: the text starts over with the next delta. It returns False to give up instead,
@@ -154,13 +166,17 @@ class LLM:
         attempt = 0
         while True:
             attempt += 1
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled()
             relay = None if on_text is None else _Relay(on_text)
             timeout = max(MIN_ATTEMPT_TIMEOUT, min(ends - self._clock(), self.attempt_timeout))
             try:
                 text, usage, reply_model, stop_reason = self._attempt(
-                    model, max_tokens, messages, timeout, attempt, relay
+                    model, max_tokens, messages, timeout, attempt, relay, cancel
                 )
             except (anthropic.APIError, httpx2.TransportError, _IncompleteStream, TypeError) as error:
+                if cancel is not None and cancel.cancelled:
+                    raise Cancelled() from error  # cancelled while the request was being answered
                 failure = _classify(error)
                 if failure is None:
                     raise
@@ -173,7 +189,10 @@ class LLM:
                 )
                 if self._on_retry is not None:
                     self._on_retry(model)
-                self._sleep(delay)
+                if cancel is None:
+                    self._sleep(delay)
+                elif cancel.wait(delay):
+                    raise Cancelled() from error
                 continue
             return Completion(
                 text=text,
@@ -207,6 +226,7 @@ class LLM:
         timeout: float,
         attempt: int,
         on_text: Callable[[str], None] | None,
+        cancel: Cancel | None = None,
     ) -> tuple[str, Usage, str, str | None]:
         """One request with the SDK's own retries off; `x-stainless-retry-count` still tells the API
         (and the logs) which attempt this is."""
@@ -221,7 +241,7 @@ class LLM:
             text = "".join(block.text for block in message.content if block.type == "text")
             usage = Usage(message.usage.input_tokens, message.usage.output_tokens)
             return text, usage, message.model, message.stop_reason
-        return self._stream(client, model, max_tokens, messages, headers, on_text)
+        return self._stream(client, model, max_tokens, messages, headers, on_text, cancel)
 
     @staticmethod
     def _stream(
@@ -231,29 +251,43 @@ class LLM:
         messages: list[anthropic.types.MessageParam],
         headers: dict[str, str],
         on_text: Callable[[str], None],
+        cancel: Cancel | None = None,
     ) -> tuple[str, Usage, str, str | None]:
         """Stream with the SDK's raw events. Its `messages.stream()` helper rebuilds a snapshot of the
         whole message on every event, which costs about twice the CPU with many runs streaming at once;
-        text, usage and stop reason are all we need."""
+        text, usage and stop reason are all we need. A `cancel` closes the stream (from the canceller's
+        thread), which ends the read under way."""
         parts: list[str] = []
         input_tokens = output_tokens = 0
         reply_model, stop_reason = model, None
         stream = client.messages.create(
             model=model, max_tokens=max_tokens, messages=messages, stream=True, extra_headers=headers
         )
-        with stream:
-            for event in stream:
-                if event.type == "content_block_delta" and event.delta.type == "text_delta":
-                    parts.append(event.delta.text)
-                    on_text(event.delta.text)
-                elif event.type == "message_start":
-                    reply_model = event.message.model
-                    input_tokens = event.message.usage.input_tokens
-                    output_tokens = event.message.usage.output_tokens
-                elif event.type == "message_delta":
-                    stop_reason = event.delta.stop_reason
-                    output_tokens = event.usage.output_tokens
-                    input_tokens = event.usage.input_tokens or input_tokens
+        forget = (lambda: None) if cancel is None else cancel.on_cancel(stream.close)
+        try:
+            with stream:
+                for event in stream:
+                    if cancel is not None and cancel.cancelled:
+                        raise Cancelled()
+                    if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                        parts.append(event.delta.text)
+                        on_text(event.delta.text)
+                    elif event.type == "message_start":
+                        reply_model = event.message.model
+                        input_tokens = event.message.usage.input_tokens
+                        output_tokens = event.message.usage.output_tokens
+                    elif event.type == "message_delta":
+                        stop_reason = event.delta.stop_reason
+                        output_tokens = event.usage.output_tokens
+                        input_tokens = event.usage.input_tokens or input_tokens
+        except Exception as error:
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled(Usage(input_tokens, output_tokens)) from error
+            raise
+        finally:
+            forget()
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled(Usage(input_tokens, output_tokens))
         if stop_reason is None:
             raise _IncompleteStream("stream ended before message_stop")
         return "".join(parts), Usage(input_tokens, output_tokens), reply_model, stop_reason
