@@ -15,13 +15,14 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, S
 from slack_sdk.http_retry.handler import RetryHandler
 
 from bot.config import Settings
-from bot.listeners import actions, assistant, commands, forms, home, mentions, shortcuts
+from bot.listeners import actions, assistant, commands, forms, home, mentions, shortcuts, stops
 from bot.observe import logs
 from bot.observe.metrics import Metrics
 from bot.parse.payloads import WellFormed
 from bot.slack.clients import CappedRateLimitRetryHandler, CountedRetryHandler
 from bot.slack.outbox import Outbox, Policy
 from bot.slack.pacing import UpdateBudget
+from bot.slack.sessions import Sessions
 from bot.slack.streams import Streams
 from bot.slack.workspaces import bolt_options, clients_for
 from bot.store.installations import Installations, installations_path
@@ -36,6 +37,7 @@ from bot.work.later import Later
 from bot.work.recovery import Recovery
 from bot.work.reporter import Reporter
 from bot.work.runner import Runner
+from bot.work.stopping import Stops
 from bot.work.vote_counts import VoteRefresher
 from orchestrator.engine import Engine
 from orchestrator.llm import LLM, make_client
@@ -165,6 +167,7 @@ def create_app(
     mentions.register(app, runner, store, later, settings.max_task_chars)
     shortcuts.register(app, later, settings.max_task_chars)
     assistant.register(app, runner, store, later, settings.max_task_chars)
+    stops.register(app, runner, store, later)
     return app
 
 
@@ -210,16 +213,18 @@ def build(
     )
     delivery = Delivery(store, metrics, streams, settings.prices)
     memory = TeamMemory(store, enabled=settings.team_memory)
-    reporter = Reporter(engine, store, slack_for, outbox, in_flight, metrics, delivery, memory)
-    followups = FollowUps(engine, store, slack_for, outbox, delivery, in_flight)
-    closer = Closer(store, outbox, settings.voting_hours)
+    stopping = Stops()
+    sessions = Sessions(slack_for, after_ack, metrics)
+    reporter = Reporter(engine, store, slack_for, outbox, in_flight, metrics, delivery, memory, stopping, sessions)
+    followups = FollowUps(engine, store, slack_for, outbox, delivery, in_flight, stopping, sessions)
+    closer = Closer(store, outbox, settings.voting_hours, sessions)
     recovery = Recovery(
         store, slack_for, outbox, delivery, in_flight, beat=settings.heartbeat, stale_after=settings.stale_after,
         closer=closer,
     )
     admission = Admission(Limits(per_user=settings.max_runs_per_user, per_workspace=settings.max_runs_per_workspace))
     ack_first = AckFirst()
-    runner = Runner(reporter, followups, recovery, admission, runs, ack_first)
+    runner = Runner(reporter, followups, recovery, admission, runs, ack_first, stopping)
     refresher = VoteRefresher(store, outbox)
     app = create_app(
         settings,

@@ -124,6 +124,18 @@ def _event(body: Mapping[str, Any]) -> str | None:
         return _assistant_thread(body, event)
     if event["type"] == "message" and event.get("subtype") in (None, "file_share") and not event.get("bot_id"):
         return _message(body, event)  # a person's message (to the app's DM: the AI pane's threads are there)
+    if event["type"] == "agent_session_stopped":
+        return _session_stopped(body, event)
+    return None
+
+
+def _session_stopped(body: Mapping[str, Any], event: Mapping[str, Any]) -> str | None:
+    """Slack's own stop button of an agent session: taken once per event id, for one thread, by one person."""
+    if not _text(body.get("event_id")):
+        return "The event has no event_id."
+    missing = [key for key in ("user", "channel", "thread_ts") if not _text(event.get(key))]
+    if missing:
+        return "The stop has no " + ", ".join(missing) + "."
     return None
 
 

@@ -28,7 +28,7 @@ from bot.render.markdown import render, split_markdown
 from bot.render.mrkdwn import escape, split_text, truncate_plain
 from bot.store.pricing import money
 from bot.store.ranking import MIN_VOTES, NOT_ENOUGH, Ranked, leaders
-from bot.store.rows import RunRow, RunStatus, Tally, VariationRow
+from bot.store.rows import RunRow, RunStatus, Tally, VariationRow, VariationStatus
 from orchestrator.events import FOLLOW_UP, SYNTHESIS
 from orchestrator.parsing import Approach
 
@@ -40,6 +40,7 @@ REGENERATE = "regenerate"
 RETRY = "retry"
 SYNTHESIZE = "synthesize"
 CLOSE_VOTING = "close_voting"
+STOP = "stop_run"
 BLIND_PLAN = "🙈 The plan is revealed when voting closes"
 BLIND_NOTE = "🙈 Blind vote: the approaches are labelled A, B, C… and revealed when voting closes"
 
@@ -57,6 +58,7 @@ class Progress:
     cost: float | None = None  # in dollars, of the calls `tokens` counts; None: unknown (a model without a price)
     error: str | None = None
     unshown: int = 0  # written, but Slack took none of their messages (the text is in the database)
+    stopped_by: str | None = None  # who stopped it (a user id), for a stopped run
 
 
 def status_line(progress: Progress) -> str:
@@ -73,6 +75,11 @@ def status_line(progress: Progress) -> str:
         return "⏳ Planning approaches…"
     if progress.phase == RunStatus.RUNNING:
         return f"✍️ Writing {progress.total} approaches: {progress.finished} of {progress.total} done{cost}"
+    if progress.phase == RunStatus.STOPPED:
+        by = f" by <@{progress.stopped_by}>" if progress.stopped_by else ""
+        if not progress.total:
+            return f"⏹ Stopped{by} while planning{cost}"
+        return f"⏹ Stopped{by}: {progress.total - progress.failed} of {progress.total} variations written{cost}"
     if progress.phase == RunStatus.INTERRUPTED:
         written = progress.total - progress.failed
         return f"⚠️ Interrupted by a restart: {written} of {progress.total} variations written{cost}"
@@ -108,11 +115,12 @@ def parent_message(
     close_run: int | None = None,
     closed: bool = False,
     blind: bool = False,
+    stop_run: int | None = None,
 ) -> Message:
     """The channel message a run hangs its thread on: who asked, the request, its context, the status,
     the leading approach once votes come in, and (with `synthesize_run`) the button to combine them, (with
     `close_run`) the requester's button to close the voting; `closed` says the voting has closed, `blind`
-    that the approaches are hidden until it does."""
+    that the approaches are hidden until it does; `stop_run`: ⏹, while something of it is being written."""
     blocks: list[Block] = [section(f"<@{user_id}> asked for variations:")]
     blocks += [section(_quote(chunk)) for chunk in split_text(escape(task.strip()), SECTION_LIMIT - 200)]
     if context:
@@ -130,8 +138,10 @@ def parent_message(
         run_buttons.append(button(SYNTHESIZE, "🧩 Synthesize the best", str(synthesize_run)))
     if close_run is not None:
         run_buttons.append(button(CLOSE_VOTING, "🔒 Close voting", str(close_run)))
+    if stop_run is not None:
+        run_buttons.append(button(STOP, "⏹ Stop", str(stop_run)))
     if run_buttons:
-        blocks.append(actions(f"run-{synthesize_run or close_run}", *run_buttons))
+        blocks.append(actions(f"run-{synthesize_run or close_run or stop_run}", *run_buttons))
     return {"text": fallback(f"Variations: {task.strip()}"), "blocks": blocks}
 
 
@@ -194,6 +204,7 @@ def stored_progress(run: RunRow, variations: Sequence[VariationRow]) -> Progress
         cost=run.cost_usd,
         error="no approaches could be planned" if run.status == RunStatus.FAILED and not planned else None,
         unshown=sum(v.written and not v.message_ts for v in planned),
+        stopped_by=run.stopped_by,
     )
 
 
@@ -201,7 +212,8 @@ def run_parent_message(
     run: RunRow, variations: Sequence[VariationRow], tallies: Mapping[int, Tally], progress: Progress | None = None
 ) -> Message:
     """`parent_message` for a stored run: live `progress` while it runs, else its stored outcome; the
-    leader, and the synthesize button once at least two variations were written."""
+    leader, the synthesize button once at least two variations were written, and ⏹ while something of it
+    is being written (the run, or one more variation in its thread)."""
     can_synthesize = run.status.finished and sum(v.written for v in variations) >= 2
     can_close = run.status.finished and not run.voting_closed and any(v.written for v in variations)
     blind = run.blind and not run.voting_closed
@@ -215,6 +227,7 @@ def run_parent_message(
         close_run=run.id if can_close else None,
         closed=run.voting_closed,
         blind=blind,
+        stop_run=run.id if run.status.working or any(v.status == VariationStatus.WRITING for v in variations) else None,
     )
 
 
@@ -438,6 +451,16 @@ def failed_variation_message(
     if variation_id is not None:
         blocks.append(actions(f"retry-{variation_id}", button(RETRY, "🔁 Retry", str(variation_id))))
     return {"text": fallback(f"{shown_type(approach, label)} failed: {reason}"), "blocks": blocks}
+
+
+def stored_halted_message(row: VariationRow, note: str, label: str | None = None) -> Message:
+    """A variation cut short (stopped by a person, or interrupted by a shutdown): what was written so far
+    (at most one message's worth; the database keeps all of it), `note` (mrkdwn, says why), and 🔁 Retry;
+    `label`: a blind run's."""
+    title = variation_title(row.shown_position, row.approach, row.instruction, label)
+    blocks = [section(truncate_plain(title, SECTION_LIMIT)), *_preview(row.text or ""), context_block(note)]
+    blocks.append(actions(f"retry-{row.id}", button(RETRY, "🔁 Retry", str(row.id))))
+    return {"text": fallback(f"{shown_type(row.approach, label)}: cut short"), "blocks": blocks}
 
 
 def interrupted_message(retryable: bool) -> Message:

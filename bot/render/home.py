@@ -37,6 +37,7 @@ STATUS = {
     RunStatus.PARTIAL: "⚠️ partly done",
     RunStatus.FAILED: "⚠️ failed",
     RunStatus.INTERRUPTED: "⚠️ interrupted",
+    RunStatus.STOPPED: "⏹ stopped",
 }
 _SAFE_LINK = re.compile(r"^https://[^\s<>|]+$")
 

@@ -194,6 +194,12 @@ def m007_indexes_for_reads(db: Database) -> None:
         db.execute(sql)
 
 
+@migrations()
+def m008_stopped_by(db: Database) -> None:
+    """Stopping a run: who last stopped work in it (⏹ or Slack's stop button of its agent session)."""
+    _add_columns(db, "runs", {"stopped_by": str})
+
+
 def migrate(db: Database) -> None:
     """Apply the steps this database has not had yet (all of them to a new one)."""
     migrations.apply(db)

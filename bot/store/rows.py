@@ -23,6 +23,7 @@ class RunStatus(StrEnum):
     PARTIAL = "partial"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    STOPPED = "stopped"  # a person stopped it while it was being written (⏹, or Slack's own stop)
 
     @property
     def working(self) -> bool:
@@ -32,7 +33,7 @@ class RunStatus(StrEnum):
     @property
     def finished(self) -> bool:
         """Written, at least in part: its variations can be voted on and combined."""
-        return self in (RunStatus.DONE, RunStatus.PARTIAL)
+        return self in (RunStatus.DONE, RunStatus.PARTIAL, RunStatus.STOPPED)
 
 
 class VariationStatus(StrEnum):
@@ -40,10 +41,11 @@ class VariationStatus(StrEnum):
     DONE = "done"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    STOPPED = "stopped"  # stopped while it was being written: its text so far is kept
 
     @property
     def retryable(self) -> bool:
-        return self in (VariationStatus.FAILED, VariationStatus.INTERRUPTED)
+        return self in (VariationStatus.FAILED, VariationStatus.INTERRUPTED, VariationStatus.STOPPED)
 
 
 class MissingRow(LookupError):
@@ -104,6 +106,7 @@ class RunRow(_Row):
     owner: str | None = None
     voting_closed_at: str | None = None  # when its voting closed (the requester, or VARIATIONS_VOTING_HOURS)
     blind: bool = False  # its approaches labelled A, B, C… until voting closes
+    stopped_by: str | None = None  # who last stopped work in it (⏹ or Slack's stop), a user id
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Self:

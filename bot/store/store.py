@@ -181,8 +181,8 @@ class Store:
     def voting_due(self, finished_before: str) -> list[int]:
         """Finished runs, finished before this moment, whose voting is still open (for VARIATIONS_VOTING_HOURS)."""
         rows = self._connection.query(
-            "select id from runs where voting_closed_at is null and finished_at < ? and status in (?, ?)",
-            [finished_before, RunStatus.DONE, RunStatus.PARTIAL],
+            "select id from runs where voting_closed_at is null and finished_at < ? and status in (?, ?, ?)",
+            [finished_before, RunStatus.DONE, RunStatus.PARTIAL, RunStatus.STOPPED],
         )
         return [run_id for (run_id,) in rows]
 

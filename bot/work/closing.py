@@ -17,16 +17,20 @@ from datetime import UTC, datetime, timedelta
 from bot.render.blocks import stored_failed_message, verdict_message
 from bot.render.rebuild import stored_counts, stored_parent
 from bot.slack.outbox import Kind, Outbox, fixed
+from bot.slack.sessions import Sessions
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
 
 
 class Closer:
-    def __init__(self, store: Store, outbox: Outbox, voting_hours: float | None = None) -> None:
+    def __init__(
+        self, store: Store, outbox: Outbox, voting_hours: float | None = None, sessions: Sessions | None = None
+    ) -> None:
         self.store = store
         self.outbox = outbox
         self.voting_hours = voting_hours  # None: only the requester closes
+        self.sessions = sessions  # the thread's agent session is closed too, from a pool (where Slack has them)
 
     def close(self, run_id: int) -> bool:
         """Close the run's voting and show it; False when it was closed already (by anyone)."""
@@ -37,6 +41,8 @@ class Closer:
         if run.message_ts is None:
             return True  # its parent was never posted: nothing to show
         root = run.thread_ts or run.message_ts
+        if self.sessions is not None:
+            self.sessions.close(run.team_id, run.channel_id, root)
         variations = self.store.variations(run_id)
         self.outbox.post(
             ("verdict", run_id),

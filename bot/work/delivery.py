@@ -14,7 +14,7 @@ import logging
 from collections.abc import Hashable
 
 from bot.observe.metrics import Metrics
-from bot.render.blocks import Progress, stored_failed_message, stored_variation_messages
+from bot.render.blocks import Progress, stored_failed_message, stored_halted_message, stored_variation_messages
 from bot.render.rebuild import blind_label, stored_parent
 from bot.slack.outbox import Kind
 from bot.slack.run_thread import SlackThread
@@ -22,6 +22,7 @@ from bot.slack.streams import Stream, Streams, closing_blocks, heading
 from bot.store.pricing import DEFAULT_PRICES, Prices
 from bot.store.rows import VariationStatus
 from bot.store.store import Store, now
+from bot.work.stopping import Halt
 from orchestrator.events import SYNTHESIS, Usage, WorkerResult
 from orchestrator.parsing import Approach
 
@@ -60,19 +61,23 @@ class Delivery:
         placeholder: str | None,
         deliveries: list[Hashable],
         stream: Stream | None = None,
+        halt: Halt | None = None,
     ) -> None:
         """Store a written (or failed) variation, then deliver its final messages; the database learns
         which message holds its buttons, or that none could be shown. A streamed one (`stream`, its message
         `placeholder`) ends with its buttons attached by the stream's stop; when that cannot be, its
-        final messages go through the outbox like any other's."""
-        self.count_call("synthesis" if result.approach.type == SYNTHESIS else "worker", result.ok, result.usage)
-        status = VariationStatus.DONE if result.ok else VariationStatus.FAILED
+        final messages go through the outbox like any other's. A stopped one (its work was cut short by
+        `halt`) keeps its text so far and says why."""
+        role = "synthesis" if result.approach.type == SYNTHESIS else "worker"
+        halted = halt if result.stopped else None
+        self.count_call(role, "stopped" if halted else result.ok, result.usage)
+        status = halted.variation_status if halted else VariationStatus.DONE if result.ok else VariationStatus.FAILED
         self.metrics.variations.labels(status).inc()
         self.store.update_variation(
             variation_id,
             text=result.text,
             status=status,
-            error=result.error,
+            error=halted.note if halted else result.error,
             model=result.model,
             seconds=result.seconds,
             input_tokens=result.usage.input_tokens,
@@ -83,11 +88,12 @@ class Delivery:
         )
         row = self.store.variation(variation_id)
         label = blind_label(self.store, row)
-        messages = (
-            stored_variation_messages(row, label=label)
-            if result.ok
-            else [stored_failed_message(row, result.error or "", label)]
-        )
+        if halted:
+            messages = [stored_halted_message(row, halted.note, label)]
+        elif result.ok:
+            messages = stored_variation_messages(row, label=label)
+        else:
+            messages = [stored_failed_message(row, result.error or "", label)]
         if stream is not None:
             whole = result.text if result.ok and len(messages) == 1 else None  # else rewritten, split or failed
             if stream.finish(whole, closing_blocks(row)):
@@ -113,7 +119,9 @@ class Delivery:
         """A call's cost in dollars by the price table; None for a model without a price."""
         return self.prices.cost(model, usage.input_tokens, usage.output_tokens)
 
-    def count_call(self, role: str, ok: bool, usage: Usage) -> None:
-        self.metrics.model_calls.labels(role, "ok" if ok else "error").inc()
+    def count_call(self, role: str, ok: bool | str, usage: Usage) -> None:
+        """One model call by its outcome: ok, error, or (given as a word) stopped."""
+        outcome = ok if isinstance(ok, str) else "ok" if ok else "error"
+        self.metrics.model_calls.labels(role, outcome).inc()
         self.metrics.model_tokens.labels("input").inc(usage.input_tokens)
         self.metrics.model_tokens.labels("output").inc(usage.output_tokens)

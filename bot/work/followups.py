@@ -1,7 +1,8 @@
 """Work on a run after it was written: a synthesis of the best-voted variations, a new version of one
 approach, one more variation that follows an instruction given in the thread, another try of a failed one.
 Each writes one variation into the run's thread, streamed and finished like the run's own, and counts in
-the run's tokens."""
+the run's tokens. While it is written the run's parent shows ⏹ and its thread is an agent session in
+`processing` (where Slack offers them): the person who asked for it, or the run's requester, may stop it."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from bot.render.rebuild import blind_label
 from bot.slack.clients import SlackFor
 from bot.slack.outbox import Kind, Outbox
 from bot.slack.run_thread import SlackThread
+from bot.slack.sessions import Sessions
 from bot.slack.streams import Stream
 from bot.store.rows import RunStatus, Tally, VariationRow, VariationStatus
 from bot.store.store import Store
 from bot.work.admission import InFlight
 from bot.work.delivery import Delivery
+from bot.work.stopping import Job, Stops
 from orchestrator.engine import Engine
 from orchestrator.events import FOLLOW_UP, SYNTHESIS, Request, WorkerDelta, WorkerResult
 from orchestrator.parsing import Approach
@@ -38,6 +41,8 @@ class FollowUps:
         outbox: Outbox,
         delivery: Delivery,
         in_flight: InFlight,
+        stops: Stops,
+        sessions: Sessions,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -45,40 +50,45 @@ class FollowUps:
         self.outbox = outbox
         self.delivery = delivery
         self.in_flight = in_flight
+        self.stops = stops
+        self.sessions = sessions
 
-    def synthesize(self, run_id: int) -> None:
+    def synthesize(self, run_id: int, asker: str) -> None:
         candidates = self.candidates(run_id)
         liked = any(c.net_votes > 0 for c in candidates)
         brief = f"Combines {len(candidates)} variations, " + ("best-voted first" if liked else "no votes yet")
-        self._add(run_id, Approach(SYNTHESIS, brief), candidates=candidates)
+        self._add(run_id, asker, Approach(SYNTHESIS, brief), candidates=candidates)
 
-    def regenerate(self, variation_id: int, instruction: str) -> None:
+    def regenerate(self, variation_id: int, instruction: str, asker: str) -> None:
         old = self.store.find_variation(variation_id)
         if old is None:
             log.warning("step=regenerate_gone variation=%d", variation_id)
             return
-        self._add(old.run_id, old.approach, regenerated_from=variation_id, instruction=instruction.strip() or None)
+        instruction = instruction.strip()
+        self._add(old.run_id, asker, old.approach, regenerated_from=variation_id, instruction=instruction or None)
 
-    def follow_up(self, run_id: int, instruction: str) -> None:
+    def follow_up(self, run_id: int, instruction: str, asker: str) -> None:
         """One more variation that follows `instruction` (given in the run's thread), stored with it."""
         instruction = instruction.strip()
-        self._add(run_id, Approach(FOLLOW_UP, instruction), instruction=instruction)
+        self._add(run_id, asker, Approach(FOLLOW_UP, instruction), instruction=instruction)
 
-    def retry(self, variation_id: int) -> None:
+    def retry(self, variation_id: int, asker: str) -> None:
         """Write a failed variation again, into its own row and message."""
         row = self.store.find_variation(variation_id)
         if row is None:
             log.warning("step=retry_gone variation=%d", variation_id)
             return
-        slack, request = self._thread_of(row.run_id)
-        with self.in_flight.creating():
-            self.store.update_variation(variation_id, status=VariationStatus.WRITING, error=None)
-            self.in_flight.hold(variation=variation_id)
-        if row.message_ts is not None:
-            label = blind_label(self.store, row)
-            placeholder = writing_message(row.shown_position, row.approach, note=row.instruction, label=label)
-            slack.update(row.message_ts, lambda: [placeholder], Kind.FINAL)
-        self._write_into(slack, row, row.message_ts, self._writer(row, request))
+        run = self.store.run(row.run_id)
+        with self.stops.job(run.id, asker, run.user_id) as job:
+            slack, request = self._thread_of(row.run_id, job)
+            with self.in_flight.creating():
+                self.store.update_variation(variation_id, status=VariationStatus.WRITING, error=None)
+                self.in_flight.hold(variation=variation_id)
+            if row.message_ts is not None:
+                label = blind_label(self.store, row)
+                placeholder = writing_message(row.shown_position, row.approach, note=row.instruction, label=label)
+                slack.update(row.message_ts, lambda: [placeholder], Kind.FINAL)
+            self._write_into(slack, row, row.message_ts, self._writer(row, request), job)
         self._settle(row.run_id)
 
     def candidates(self, run_id: int) -> list[Candidate]:
@@ -114,14 +124,27 @@ class FollowUps:
     def _add(
         self,
         run_id: int,
+        asker: str,
         approach: Approach,
         *,
         regenerated_from: int | None = None,
         instruction: str | None = None,
         candidates: list[Candidate] | None = None,
     ) -> None:
-        """Write one more variation into a finished run's thread."""
-        slack, request = self._thread_of(run_id)
+        """Write one more variation into a finished run's thread, for `asker`."""
+        with self.stops.job(run_id, asker, self.store.run(run_id).user_id) as job:
+            self._add_for(job, approach, regenerated_from, instruction, candidates)
+
+    def _add_for(
+        self,
+        job: Job,
+        approach: Approach,
+        regenerated_from: int | None,
+        instruction: str | None,
+        candidates: list[Candidate] | None,
+    ) -> None:
+        run_id = job.run_id
+        slack, request = self._thread_of(run_id, job)
         with self.in_flight.creating():
             variation_id = self.store.add_variation(
                 run_id,
@@ -144,13 +167,23 @@ class FollowUps:
         except BaseException:
             self.in_flight.drop(variation=variation_id)
             raise
-        self._write_into(slack, row, ts, self._writer(row, request, candidates), stream)
+        self._write_into(slack, row, ts, self._writer(row, request, candidates), job, stream)
 
     def _write_into(
-        self, slack: SlackThread, row: VariationRow, ts: str | None, write: Write, stream: Stream | None = None
+        self,
+        slack: SlackThread,
+        row: VariationRow,
+        ts: str | None,
+        write: Write,
+        job: Job,
+        stream: Stream | None = None,
     ) -> None:
         """Write the variation of `row` (streamed into message `ts`, by `stream` when it is one) and finish
-        it like any other; its id is held in flight by the caller and let go here."""
+        it like any other; its id is held in flight by the caller and let go here. Meanwhile the parent
+        shows ⏹ and the thread's session is `processing`."""
+        self.delivery.update_parent(slack, None, Kind.FINAL)
+        run = self.store.run(slack.run_id)
+        session = self.sessions.begin(slack.team_id, slack.channel, slack.root, run.task, run.user_id)
         try:
             approach, position, note = row.approach, row.shown_position, row.instruction
             label = blind_label(self.store, row)
@@ -164,7 +197,11 @@ class FollowUps:
 
             result = write(row.position, on_reply)
             deliveries: list[Hashable] = []
-            self.delivery.finish_variation(slack, row.id, result, ts, deliveries, stream)
+            self.delivery.finish_variation(slack, row.id, result, ts, deliveries, stream, job.halt)
+            if result.stopped and job.halt is not None:
+                log.info("run=%d step=%s variation=%d by=%s", run.id, job.halt.run_status, row.id, job.halt.by or "app")
+                if job.halt.by is not None:
+                    self.store.update_run(run.id, stopped_by=job.halt.by)
             usage = result.usage
             cost = self.delivery.cost(result.model, usage)
             self.store.add_run_tokens(slack.run_id, usage.input_tokens, usage.output_tokens, cost)
@@ -172,12 +209,13 @@ class FollowUps:
             self.delivery.update_parent(slack, None, Kind.FINAL)
         finally:
             self.in_flight.drop(variation=row.id)
+            self.sessions.end(session)
 
     def _settle(self, run_id: int) -> None:
         """After a retry, a run whose planned approaches are now all written is done (else partial)."""
         run = self.store.run(run_id)
         planned = [v for v in self.store.variations(run_id) if v.planned]
-        if run.status not in (RunStatus.PARTIAL, RunStatus.INTERRUPTED) or not planned:
+        if run.status not in (RunStatus.PARTIAL, RunStatus.INTERRUPTED, RunStatus.STOPPED) or not planned:
             return
         written = sum(v.written for v in planned)
         status = RunStatus.DONE if written == len(planned) else RunStatus.PARTIAL if written else run.status
@@ -185,10 +223,11 @@ class FollowUps:
         slack, _ = self._thread_of(run_id)
         self.delivery.update_parent(slack, None, Kind.FINAL)
 
-    def _thread_of(self, run_id: int) -> tuple[SlackThread, Request]:
-        """A finished run's thread and request, from the database."""
+    def _thread_of(self, run_id: int, job: Job | None = None) -> tuple[SlackThread, Request]:
+        """A finished run's thread and request (stopped by `job`'s Cancel), from the database."""
         run = self.store.run(run_id)
         client = self.slack_for(run.team_id)
         ts = run.message_ts or ""
         slack = SlackThread(client, self.outbox, run.channel_id, ts, run_id, run.thread_ts, run.team_id)
-        return slack, Request(task=run.task, context=run.context)
+        request = Request(task=run.task, context=run.context)
+        return slack, request if job is None else Request(run.task, run.context, cancel=job.cancel)

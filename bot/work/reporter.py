@@ -30,6 +30,7 @@ from bot.render.blocks import (
 from bot.slack.clients import SlackFor
 from bot.slack.outbox import Kind, Outbox, fixed
 from bot.slack.run_thread import PLANNING, Origin, SlackThread, show_status, tell
+from bot.slack.sessions import Sessions
 from bot.slack.streams import Stream
 from bot.store.pricing import total
 from bot.store.rows import RunStatus
@@ -37,6 +38,7 @@ from bot.store.store import Store, now
 from bot.store.team_record import TeamMemory
 from bot.work.admission import InFlight
 from bot.work.delivery import Delivery
+from bot.work.stopping import Halt, Job, Stops
 from orchestrator.engine import Engine
 from orchestrator.events import (
     MAX_APPROACHES,
@@ -79,7 +81,10 @@ class LiveRun:
     task: str
     context: Mapping[str, str]
     started: float
+    job: Job
     analysis_ts: str | None = None
+    analysis_raw: str = ""  # the orchestrator's reply so far, while its analysis is written
+    analysis_final: bool = False
     remembered: int = 0  # approach types of the team's record in the plan's prompt
     blind: bool = False  # approaches shown as A, B, C… while voting is open
     total: int = 0
@@ -112,6 +117,8 @@ class Reporter:
         metrics: Metrics,
         delivery: Delivery,
         memory: TeamMemory,
+        stops: Stops,
+        sessions: Sessions,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -121,6 +128,8 @@ class Reporter:
         self.metrics = metrics
         self.delivery = delivery
         self.memory = memory
+        self.stops = stops
+        self.sessions = sessions
 
     def run(
         self,
@@ -153,7 +162,8 @@ class Reporter:
             return
         self.metrics.runs_started.inc()
         try:
-            self._run(run_id, origin, task, context, approaches, fresh, blind)
+            with self.stops.job(run_id, origin.user_id, origin.user_id) as job:
+                self._run(run_id, origin, task, context, approaches, fresh, blind, job)
         finally:
             self.in_flight.drop(run=run_id)
             self.metrics.runs_finished.labels(self._status(run_id)).inc()
@@ -167,6 +177,7 @@ class Reporter:
         approaches: int | None,
         fresh: bool,
         blind: bool,
+        job: Job,
     ) -> None:
         started = time.monotonic()
         client = self.slack_for(origin.team_id)
@@ -174,7 +185,7 @@ class Reporter:
             posted = client.chat_postMessage(
                 channel=origin.channel_id,
                 thread_ts=origin.thread_ts,
-                **parent_message(origin.user_id, task, context, Progress(RunStatus.PLANNING)),
+                **parent_message(origin.user_id, task, context, Progress(RunStatus.PLANNING), stop_run=run_id),
             )
         except (SlackApiError, OSError) as error:
             reason = str(error.response.get("error")) if isinstance(error, SlackApiError) else "no_connection"
@@ -190,6 +201,7 @@ class Reporter:
             task,
             context,
             started,
+            job,
             blind=blind,
         )
         log.info(
@@ -201,6 +213,7 @@ class Reporter:
             len(task),
             len(context),
         )
+        session = self.sessions.begin(origin.team_id, origin.channel_id, live.slack.root, task, origin.user_id)
         try:
             self.store.update_run(run_id, message_ts=live.slack.ts, status=RunStatus.RUNNING)
             low, high = (approaches, approaches) if approaches else (MIN_APPROACHES, MAX_APPROACHES)
@@ -213,21 +226,27 @@ class Reporter:
                 max_approaches=high,
                 record=record,
                 catalogue=self.memory.catalogue(origin.team_id),
+                cancel=job.cancel,
             )
             for event in self.engine.run(request):
                 self._on_event(live, event)
         except PlanError as error:
-            self._on_plan_failed(live, error)
+            if job.halt is not None:
+                self._on_halted(live, job.halt)
+            else:
+                self._on_plan_failed(live, error)
         except sqlite3.Error as error:
             self._on_storage_failed(live, error)
         finally:
             for variation_id in live.variation_ids.values():
                 self.in_flight.drop(variation=variation_id)
+            self.sessions.end(session)
 
     # events
 
     def _on_event(self, live: LiveRun, event: Event) -> None:
         if isinstance(event, AnalysisDelta):
+            live.analysis_raw = event.raw
             # nothing to show before its first words, nor ever in a blind run (it names the approaches)
             if not live.blind and (live.analysis_ts is not None or event.text):
                 self._show_analysis(live, lambda: analysis_message(event.text, writing=True), Kind.LIVE)
@@ -235,6 +254,7 @@ class Reporter:
             log.info("run=%d step=plan_retry reason=%r", live.run_id, event.reason)
             self._drop_analysis(live)
         elif isinstance(event, AnalysisReady):
+            live.analysis_final = True
             self.store.update_run(live.run_id, analysis=event.analysis)
             final = analysis_message(event.analysis, remembered=live.remembered, blind=live.blind)
             self._show_analysis(live, lambda: final, Kind.FINAL)
@@ -305,6 +325,7 @@ class Reporter:
             completion.usage.output_tokens,
         )
         live.total = len(plan.approaches)
+        live.analysis_final = True
         live.plan_tokens = completion.usage.total
         live.plan_cost = self.delivery.cost(completion.model, completion.usage)
         self.delivery.count_call("orchestrator", True, completion.usage)
@@ -347,24 +368,29 @@ class Reporter:
             f" error={result.error!r}" if result.error else "",
         )
         placeholder, stream = live.variation_ts.get(result.index), live.streams.get(result.index)
-        self.delivery.finish_variation(live.slack, variation_id, result, placeholder, live.deliveries, stream)
+        halt = live.job.halt
+        self.delivery.finish_variation(live.slack, variation_id, result, placeholder, live.deliveries, stream, halt)
         live.results[result.index] = result  # only once stored: until then it counts as unfinished
         if live.total:
             self.delivery.update_parent(live.slack, self._progress(live), Kind.LIVE)
 
     def _on_run_finished(self, live: LiveRun, finished: RunFinished) -> None:
         result = finished.result
+        halt = live.job.halt if result.stopped else None
+        status = result.status if halt is None else halt.run_status
+        if halt is not None:
+            self._halted(live, halt)
         log.info(
             "run=%d step=finished status=%s seconds=%.2f input_tokens=%d output_tokens=%d",
             live.run_id,
-            result.status,
+            status,
             result.seconds,
             result.usage.input_tokens,
             result.usage.output_tokens,
         )
         self.store.update_run(
             live.run_id,
-            status=result.status,
+            status=status,
             finished_at=now(),
             seconds=result.seconds,
             input_tokens=result.usage.input_tokens,
@@ -375,6 +401,24 @@ class Reporter:
             ),
         )
         self._end(live)
+
+    def _on_halted(self, live: LiveRun, halt: Halt) -> None:
+        """Stopped before any approach was planned: the analysis so far stays, the parent says why."""
+        self._halted(live, halt)
+        seconds = time.monotonic() - live.started
+        log.info("run=%d step=finished status=%s seconds=%.2f", live.run_id, halt.run_status, seconds)
+        self.store.update_run(live.run_id, status=halt.run_status, finished_at=now(), seconds=seconds)
+        self._end(live)
+
+    def _halted(self, live: LiveRun, halt: Halt) -> None:
+        """A run whose work was cut short (⏹, Slack's stop, a shutdown): logged, who stopped it stored, and
+        an analysis still being written shown as far as it got."""
+        log.info("run=%d step=%s by=%s", live.run_id, halt.run_status, halt.by or "app")
+        if halt.by is not None:
+            self.store.update_run(live.run_id, stopped_by=halt.by)
+        if live.analysis_ts is not None and not live.analysis_final:
+            final = analysis_message(AnalysisDelta(live.analysis_raw).text, blind=live.blind)
+            self._show_analysis(live, lambda: final, Kind.FINAL)
 
     def _on_storage_failed(self, live: LiveRun, error: sqlite3.Error) -> None:
         """The database stopped taking writes mid-run: Slack still shows how the run ended, and recovery

@@ -17,12 +17,13 @@ from bot.work.admission import Admission, Ticket
 from bot.work.followups import FollowUps
 from bot.work.recovery import Recovery
 from bot.work.reporter import Reporter
+from bot.work.stopping import DRAINED, Outcome, Stops
 
 log = logging.getLogger(__name__)
 
 ALREADY_RETRYING = "That approach is already being written again."
 ALREADY_SYNTHESIZING = "A synthesis of this run is already being written: it will appear in the thread."
-DRAINED = "Interrupted: the app was shut down while this was being written."
+HALT_GRACE = 10.0  # seconds stopped work has to end itself on shutdown before it is marked by force
 
 
 class Runner:
@@ -34,6 +35,7 @@ class Runner:
         admission: Admission,
         executor: Executor,
         ack_first: AckFirst,
+        stops: Stops,
     ) -> None:
         self.reporter = reporter
         self.followups = followups
@@ -41,6 +43,7 @@ class Runner:
         self.admission = admission
         self.executor = executor
         self.ack_first = ack_first
+        self.stops = stops
 
     def start(
         self,
@@ -60,31 +63,39 @@ class Runner:
     def synthesize(self, run_id: int, team_id: str, user_id: str) -> str | None:
         """Queue a synthesis of the run's best-voted variations; refused on a double click or a limit."""
         ticket = self.admission.admit(team_id, user_id, key=("synthesis", run_id), duplicate=ALREADY_SYNTHESIZING)
-        return self._submit(ticket, "synthesis", self.followups.synthesize, run_id)
+        return self._submit(ticket, "synthesis", self.followups.synthesize, run_id, user_id)
 
     def retry(self, variation_id: int, team_id: str, user_id: str) -> str | None:
         """Queue another try of a failed approach, in place; refused while one is under way or over a limit."""
         ticket = self.admission.admit(team_id, user_id, key=("retry", variation_id), duplicate=ALREADY_RETRYING)
-        return self._submit(ticket, "retry", self.followups.retry, variation_id)
+        return self._submit(ticket, "retry", self.followups.retry, variation_id, user_id)
 
     def regenerate(self, variation_id: int, instruction: str, team_id: str, user_id: str) -> str | None:
         """Queue a new version of one approach, following `instruction` (may be empty)."""
         ticket = self.admission.admit(team_id, user_id)
-        return self._submit(ticket, "new_version", self.followups.regenerate, variation_id, instruction)
+        return self._submit(ticket, "new_version", self.followups.regenerate, variation_id, instruction, user_id)
 
     def follow_up(self, run_id: int, instruction: str, team_id: str, user_id: str) -> str | None:
         """Queue one more variation of a run, following an instruction given in its thread."""
         ticket = self.admission.admit(team_id, user_id)
-        return self._submit(ticket, "follow_up", self.followups.follow_up, run_id, instruction)
+        return self._submit(ticket, "follow_up", self.followups.follow_up, run_id, instruction, user_id)
+
+    def stop(self, run_id: int, user_id: str) -> Outcome:
+        """Stop what of this run is being written that `user_id` may stop; never waits (a listener's call)."""
+        return self.stops.stop(run_id, user_id)
 
     def drain(self, seconds: float) -> int:
-        """Admit nothing more, let the work in flight finish for up to `seconds`, then mark what is left
-        interrupted. Returns how many runs were interrupted."""
+        """Admit nothing more, let the work in flight finish for up to `seconds`, then stop what is left
+        the way a person's ⏹ does, as interrupted: each job ends its own work and says why. Work that does
+        not end within HALT_GRACE is marked interrupted by force. Returns how many jobs were cut short."""
         self.admission.close()
         if self.admission.wait_idle(seconds):
             return 0
+        halted = self.stops.stop_all(DRAINED)
+        if self.admission.wait_idle(HALT_GRACE):
+            return halted
         runs, variations = self.reporter.in_flight.held()
-        return self.recovery.interrupt(runs, variations, DRAINED)
+        return max(halted, self.recovery.interrupt(runs, variations, DRAINED.note))
 
     def _submit(self, ticket: Ticket | str, name: str, job: Callable[..., None], *args: Any) -> str | None:
         if isinstance(ticket, str):
