@@ -89,7 +89,9 @@ def test_a_request_in_the_pane_runs_there_streamed_and_voted_on(bot: Bot) -> Non
     [status] = bot.slack.calls("assistant.threads.setStatus")
     assert (status.params["channel_id"], status.params["thread_ts"], status.params["status"]) == (DM, THREAD, PLANNING)
     methods = [
-        (c.method, c.params.get("thread_ts")) for c in bot.slack.calls() if "Status" in c.method or "chat." in c.method
+        (c.method, c.params.get("thread_ts"))
+        for c in bot.slack.calls()
+        if c.method.startswith("assistant.threads.setStatus") or "chat." in c.method
     ]
     status_at = methods.index(("assistant.threads.setStatus", THREAD))
     assert [m for m, _ in methods[:status_at]] == ["chat.postMessage"]  # the run's own message first

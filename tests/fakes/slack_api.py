@@ -1,8 +1,8 @@
 """A loopback fake of the Slack Web API and of response_url endpoints, for the real slack_sdk/bolt clients.
 
 It answers the methods the app uses the way Slack does (message store with ts, threads, streaming,
-views, the AI pane's assistant.threads.*), records every call, and can inject Slack's failure modes
-(ok=false, 429 + Retry-After, 5xx).
+views, the AI pane's assistant.threads.*, agent sessions), records every call, and can inject Slack's
+failure modes (ok=false, 429 + Retry-After, 5xx).
 With `per_token=True` it is several workspaces: each token belongs to one, issued through Slack's OAuth
 (the consent page `/oauth/v2/authorize`, then `oauth.v2.access`), and a call with any other answers
 `invalid_auth`.
@@ -27,6 +27,9 @@ TEAM_ID = "T0001"
 BOT_USER_ID = "UBOT"
 BOT_ID = "B0001"
 STREAM_TEXT_LIMIT = 12_000  # markdown_text per chat.*Stream call
+SESSION_STATUSES = ("active", "processing", "suspended", "closed")
+SESSION_TITLE_LIMIT = 200
+UNSUBSCRIBED = "missing_agent_session_stopped_event_subscription"
 MARKDOWN_BLOCKS_LIMIT = 12_000  # the text of all `markdown` blocks of one message together
 
 Params = dict[str, Any]
@@ -116,6 +119,12 @@ class FakeSlackAPI(LoopbackFake):
         self._statuses: dict[tuple[str, str], str] = {}
         self._prompts: dict[tuple[str, str | None], dict[str, Any]] = {}
         self._titles: dict[tuple[str, str], str] = {}
+        # Agent sessions, by (channel, thread_ts): status, title, initiator, and every status set, in order.
+        self._sessions: dict[tuple[str, str], dict[str, Any]] = {}
+        # How the workspace and app take agents.sessions.setStatus: "on"; "unsubscribed" (the app does not
+        # subscribe to agent_session_stopped: ok, with Slack's warning); or any other value, the `ok: false`
+        # error Slack answers instead (e.g. "missing_scope" for an app not declared as an agent).
+        self.agent_sessions = "on"
 
     @property
     def latency(self) -> float:
@@ -183,6 +192,24 @@ class FakeSlackAPI(LoopbackFake):
     def title(self, channel: str, thread_ts: str) -> str | None:
         with self._lock:
             return self._titles.get((channel, thread_ts))
+
+    def session(self, channel: str, thread_ts: str) -> dict[str, Any] | None:
+        """A thread's agent session (`status`, `title`, `initiator`, `statuses`: each one set, in order)."""
+        with self._lock:
+            return copy.deepcopy(self._sessions.get((channel, thread_ts)))
+
+    def press_session_stop(self, channel: str, thread_ts: str) -> list[str]:
+        """A person clicks Slack's stop button of a `processing` session: Slack stops the app's streams in
+        that thread and returns their ts (the event's `streaming_message_ts`); the status stays as it is."""
+        with self._lock:
+            session = self._sessions.get((channel, thread_ts))
+            assert session is not None and session["status"] == "processing", session
+            stopped = []
+            for message in self._messages:
+                if message["channel"] == channel and message["thread_ts"] == thread_ts and message["streaming"]:
+                    message["streaming"] = False
+                    stopped.append(message["ts"])
+            return stopped
 
     def expire_streams(self) -> None:
         """Slack ends every open stream by itself (it does after a few idle minutes): appending to or
@@ -524,6 +551,28 @@ class FakeSlackAPI(LoopbackFake):
             if "metadata" in params:
                 message["metadata"] = params["metadata"]
             answer["message"] = self._public(message)
+        return answer
+
+    def _api_agents_sessions_setStatus(self, params: Params) -> Answer:
+        """Creates the thread's session on first use (title and initiator apply only then), sets its status."""
+        if self.agent_sessions not in ("on", "unsubscribed"):
+            return {"ok": False, "error": self.agent_sessions, "needed": "assistant:write", "provided": "chat:write"}
+        channel, thread_ts, status = params.get("channel_id"), params.get("thread_ts"), params.get("status")
+        title = params.get("title")
+        if not channel or not thread_ts or status not in SESSION_STATUSES:
+            return {"ok": False, "error": "invalid_arguments"}
+        if title is not None and (not isinstance(title, str) or len(title) > SESSION_TITLE_LIMIT):
+            return {"ok": False, "error": "invalid_arguments"}
+        session = self._sessions.setdefault(
+            (str(channel), str(thread_ts)),
+            {"title": title, "initiator": params.get("initiator_user_id"), "statuses": []},
+        )
+        session["status"] = status
+        session["statuses"].append(status)
+        answer: Answer = {"ok": True, "status": status, "agent_status": status, "title": session["title"]}
+        if self.agent_sessions == "unsubscribed":
+            answer["warning"] = UNSUBSCRIBED
+            answer["response_metadata"] = {"warnings": [UNSUBSCRIBED]}
         return answer
 
     def _api_assistant_threads_setStatus(self, params: Params) -> Answer:
