@@ -265,6 +265,33 @@ def mention(
     return bot.post(body, headers, timeout=timeout)
 
 
+def session_stopped(
+    bot: Bot,
+    channel: str,
+    thread_ts: str,
+    streams: Sequence[str] = (),
+    *,
+    user: str = USER,
+    event_id: str,
+    retry: int = 0,
+) -> tuple[int, str]:
+    """Slack's stop button of the agent session of thread `thread_ts` was clicked (`streams`: the ts of
+    the streams Slack stopped), as Slack sends the agent_session_stopped event; `retry` > 0 re-sends it."""
+    fields = {
+        "type": "agent_session_stopped",
+        "channel": channel,
+        "thread_ts": thread_ts,
+        "user": user,
+        "streaming_message_ts": list(streams),
+        "event_ts": "1800000000.000900",
+    }
+    body = event_body(fields, team_id=TEAM, event_id=event_id)
+    headers = signed_headers(body, SIGNING_SECRET, content_type="application/json")
+    if retry:
+        headers.update({"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"})
+    return bot.post(body, headers)
+
+
 def text_value(value: str) -> dict[str, Any]:
     """A plain-text input's state, as in view.state.values."""
     return {"value": {"type": "plain_text_input", "value": value}}

@@ -112,7 +112,8 @@ class FakeAnthropicAPI(LoopbackFake):
 
     def requests(self) -> list[dict[str, Any]]:
         """Every /v1/messages request body in arrival order (retries included), headers under `_headers`
-        (lower-case names, e.g. `x-stainless-retry-count`) and arrival `time.monotonic()` under `_time`."""
+        (lower-case names, e.g. `x-stainless-retry-count`) and arrival `time.monotonic()` under `_time`;
+        `_aborted` is True on one whose client closed the connection before the answer was complete."""
         with self._lock:
             return copy.deepcopy(self._requests)
 
@@ -167,6 +168,10 @@ class FakeAnthropicAPI(LoopbackFake):
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
         try:
             self._answer(handler, request, fault)
+        except ConnectionError:
+            with self._lock:
+                request["_aborted"] = True
+            raise
         finally:
             with self._lock:
                 self._in_flight -= 1
