@@ -94,7 +94,7 @@ class Sessions:
         except OSError as error:
             log.warning("step=session_status_failed team=%s status=%s error=%s", team_id, status, type(error).__name__)
             return False
-        warnings = _warnings(answer)
+        warnings = warnings_of(answer)
         if warnings:
             self._turn_off(team_id, ",".join(warnings))
         return True
@@ -111,7 +111,7 @@ class Sessions:
             self.metrics.slack_errors.labels("agents.sessions.setStatus", reason).inc()
 
 
-def _warnings(answer: SlackResponse) -> list[str]:
+def warnings_of(answer: SlackResponse) -> list[str]:
     """Slack's warnings on an ok answer: `response_metadata.warnings`, or the older top-level `warning`."""
     metadata = answer.get("response_metadata") or {}
     found = [str(w) for w in metadata.get("warnings") or []] if isinstance(metadata, dict) else []
