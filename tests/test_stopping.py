@@ -15,6 +15,7 @@ from bot.listeners.stops import NOT_YOURS, NOTHING_TO_STOP
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
 from tests.helpers import (
     CHANNEL,
+    ROOT,
     USER,
     Bot,
     buttons,
@@ -174,6 +175,12 @@ def test_a_follow_up_being_written_can_be_stopped(bot: Bot, claude: FakeAnthropi
 
 
 # -- agent sessions -----------------------------------------------------------------------------------------
+
+
+def test_the_manifest_subscribes_to_slacks_stop_button() -> None:
+    lines = [line.strip() for line in (ROOT / "manifest.yml").read_text().splitlines()]
+    assert "- agent_session_stopped" in lines
+    assert {"- chat:write", "- assistant:write", "assistant_view:"} <= set(lines)  # declared as an agent
 
 
 def test_the_thread_is_an_agent_session_that_follows_the_run(bot: Bot) -> None:

@@ -503,6 +503,7 @@ so names don't sway the vote (the two combine: `--blind --fresh TASK`).
 👍 / 👎 vote (the same button again takes the vote back) · ♻️ writes a new version of one approach, \
 optionally with an instruction like "shorter" · 🧩 on the request combines the best-voted variations · \
 🔒 on the request (yours) closes the voting and posts the verdict · \
+⏹ on the request (yours) stops what is being written · \
 `@Variations make the technical one shorter` writes a new version of the approach it names (by type or \
 number), or one more variation that follows what you say.
 
