@@ -11,18 +11,15 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
 from slack_sdk.errors import SlackApiError
 
 from bot.observe.metrics import Metrics
 from bot.render.blocks import (
-    Message,
     Progress,
     analysis_message,
     failed_variation_message,
-    letter,
     parent_message,
     plan_failed_message,
     writing_message,
@@ -31,13 +28,13 @@ from bot.slack.clients import SlackFor
 from bot.slack.outbox import Kind, Outbox, fixed
 from bot.slack.run_thread import PLANNING, Origin, SlackThread, show_status, tell
 from bot.slack.sessions import Sessions
-from bot.slack.streams import Stream
 from bot.store.pricing import total
 from bot.store.rows import RunStatus
 from bot.store.store import Store, now
 from bot.store.team_record import TeamMemory
 from bot.work.admission import InFlight
 from bot.work.delivery import Delivery
+from bot.work.live import LiveRun, ignore
 from bot.work.stopping import Halt, Job, Stops
 from orchestrator.engine import Engine
 from orchestrator.events import (
@@ -70,40 +67,6 @@ NOT_RECORDED = (
     "Please tell whoever runs Variations."
 )
 STORAGE_FAILED = "the app's database could not be written; nothing more can be saved for this run"
-
-
-@dataclass
-class LiveRun:
-    """A run's state while it is being written."""
-
-    slack: SlackThread
-    origin: Origin
-    task: str
-    context: Mapping[str, str]
-    started: float
-    job: Job
-    analysis_ts: str | None = None
-    analysis_raw: str = ""  # the orchestrator's reply so far, while its analysis is written
-    analysis_final: bool = False
-    remembered: int = 0  # approach types of the team's record in the plan's prompt
-    blind: bool = False  # approaches shown as A, B, C… while voting is open
-    total: int = 0
-    plan_tokens: int = 0
-    plan_cost: float | None = 0.0  # in dollars; None: the orchestrator's model has no price
-    variation_ids: dict[int, int] = field(default_factory=dict)
-    variation_ts: dict[int, str | None] = field(default_factory=dict)
-    approaches: dict[int, Approach] = field(default_factory=dict)
-    streams: dict[int, Stream] = field(default_factory=dict)  # variations streamed, not rewritten
-    results: dict[int, WorkerResult] = field(default_factory=dict)
-    deliveries: list[Hashable] = field(default_factory=list)
-
-    @property
-    def run_id(self) -> int:
-        return self.slack.run_id
-
-    def label(self, index: int) -> str | None:
-        """The letter a blind run shows for its approach at `index`; None: shown by name."""
-        return letter(index) if self.blind else None
 
 
 class Reporter:
@@ -249,15 +212,15 @@ class Reporter:
             live.analysis_raw = event.raw
             # nothing to show before its first words, nor ever in a blind run (it names the approaches)
             if not live.blind and (live.analysis_ts is not None or event.text):
-                self._show_analysis(live, lambda: analysis_message(event.text, writing=True), Kind.LIVE)
+                live.show_analysis(lambda: analysis_message(event.text, writing=True), Kind.LIVE)
         elif isinstance(event, PlanRetrying):
             log.info("run=%d step=plan_retry reason=%r", live.run_id, event.reason)
-            self._drop_analysis(live)
+            live.drop_analysis()
         elif isinstance(event, AnalysisReady):
             live.analysis_final = True
             self.store.update_run(live.run_id, analysis=event.analysis)
             final = analysis_message(event.analysis, remembered=live.remembered, blind=live.blind)
-            self._show_analysis(live, lambda: final, Kind.FINAL)
+            live.show_analysis(lambda: final, Kind.FINAL)
         elif isinstance(event, WorkerStarted):
             self._on_worker_started(live, event.index, event.approach)
         elif isinstance(event, WorkerDelta):
@@ -277,25 +240,6 @@ class Reporter:
         elif isinstance(event, RunFinished):
             self._on_run_finished(live, event)
 
-    def _drop_analysis(self, live: LiveRun) -> None:
-        """Delete the analysis shown so far (an attempt that is being retried or that failed)."""
-        ts, live.analysis_ts = live.analysis_ts, None
-        if ts is not None:
-            self.outbox.wait([ts], timeout=self.outbox.policy.deadline)  # no late rewrite of a deleted message
-            live.slack.delete(ts)
-
-    def _show_analysis(self, live: LiveRun, build: Callable[[], Message], kind: Kind) -> None:
-        """Post the analysis reply on its first text (that is the first thing people see), then rewrite
-        it within the budget while it streams, and always once it is complete."""
-        if live.analysis_ts is None:
-            live.analysis_ts = live.slack.reply(build())
-            if live.analysis_ts is None and kind == Kind.FINAL:
-                live.deliveries.append(
-                    live.slack.finish(("analysis", live.run_id), None, [build()], on_moved=_ignore, on_lost=_ignore)
-                )
-        else:
-            live.slack.update(live.analysis_ts, lambda: [build()], kind)
-
     def _on_plan_failed(self, live: LiveRun, error: PlanError) -> None:
         self.metrics.model_calls.labels("orchestrator", "error").inc()
         seconds = time.monotonic() - live.started
@@ -306,10 +250,10 @@ class Reporter:
         if live.variation_ids:  # approaches were already being written: their text stays
             self._finish_unfinished(live, str(error))
         else:
-            self._drop_analysis(live)  # a plan that failed leaves no half-written analysis behind
+            live.drop_analysis()  # a plan that failed leaves no half-written analysis behind
         live.deliveries.append(
             live.slack.finish(
-                ("plan_failed", live.run_id), None, [plan_failed_message(str(error))], on_moved=_ignore, on_lost=_ignore
+                ("plan_failed", live.run_id), None, [plan_failed_message(str(error))], on_moved=ignore, on_lost=ignore
             )
         )
         self._end(live)
@@ -340,7 +284,7 @@ class Reporter:
         final = analysis_message(
             plan.analysis, plan.approaches, cut_short=plan.cut_short, remembered=live.remembered, blind=live.blind
         )
-        self._show_analysis(live, lambda: final, Kind.FINAL)
+        live.show_analysis(lambda: final, Kind.FINAL)
         self.delivery.update_parent(live.slack, self._progress(live), Kind.LIVE)
 
     def _on_worker_started(self, live: LiveRun, index: int, approach: Approach) -> None:
@@ -418,7 +362,7 @@ class Reporter:
             self.store.update_run(live.run_id, stopped_by=halt.by)
         if live.analysis_ts is not None and not live.analysis_final:
             final = analysis_message(AnalysisDelta(live.analysis_raw).text, blind=live.blind)
-            self._show_analysis(live, lambda: final, Kind.FINAL)
+            live.show_analysis(lambda: final, Kind.FINAL)
 
     def _on_storage_failed(self, live: LiveRun, error: sqlite3.Error) -> None:
         """The database stopped taking writes mid-run: Slack still shows how the run ended, and recovery
@@ -476,7 +420,3 @@ class Reporter:
             tokens=live.plan_tokens + sum(r.usage.total for r in live.results.values()),
             cost=total([live.plan_cost] + [self.delivery.cost(r.model, r.usage) for r in live.results.values()]),
         )
-
-
-def _ignore(*_: object) -> None:
-    """For deliveries whose outcome changes nothing stored."""
