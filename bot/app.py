@@ -219,8 +219,15 @@ def build(
     followups = FollowUps(engine, store, slack_for, outbox, delivery, in_flight, stopping, sessions)
     closer = Closer(store, outbox, settings.voting_hours, sessions)
     recovery = Recovery(
-        store, slack_for, outbox, delivery, in_flight, beat=settings.heartbeat, stale_after=settings.stale_after,
+        store,
+        slack_for,
+        outbox,
+        delivery,
+        in_flight,
+        beat=settings.heartbeat,
+        stale_after=settings.stale_after,
         closer=closer,
+        stops=stopping,
     )
     admission = Admission(Limits(per_user=settings.max_runs_per_user, per_workspace=settings.max_runs_per_workspace))
     ack_first = AckFirst()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,16 +14,19 @@ import pytest
 from bot.blocks import CLOSE_VOTING, STOP
 from bot.listeners.stops import NOT_YOURS, NOTHING_TO_STOP
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
+from tests.fakes.slack_api import FakeSlackAPI
 from tests.helpers import (
     CHANNEL,
     ROOT,
     USER,
     Bot,
+    StartProcess,
     buttons,
     mention,
     press,
     run_thread,
     session_stopped,
+    start_bot,
     texts,
 )
 from tests.scripted import Script, is_plan_prompt, plan_reply
@@ -86,6 +90,22 @@ def run_thread_stopped(bot: Bot) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     parent = bot.slack.wait_for(lambda: (m := bot.slack.message(CHANNEL, ts)) and "Stopped" in texts(m) and m)
     bot.slack.wait_for(lambda: all(v.status != "writing" for v in bot.store.variations(1)))
     return parent, bot.slack.thread(CHANNEL, ts)
+
+
+def test_a_stop_clicked_through_another_process_stops_the_run(
+    start_process: StartProcess, slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path, slow_workers: None
+) -> None:
+    """Two processes share the database: the one the click reaches asks, the one writing the run stops it
+    on its next heartbeat (every 10 s)."""
+    writer = start_process().bot
+    writer.command("Write a tagline")
+    slack.wait_for(lambda: writing(writer), timeout=30)
+    with start_bot(slack, claude, tmp_path / "v.db") as other:
+        assert press(other, STOP, "1") == (200, "")
+        stopped = slack.wait_for(lambda: (r := writer.store.run(1)).status != "running" and r, timeout=30)
+        assert stopped.status == "stopped" and stopped.stopped_by == USER
+        slack.wait_for(lambda: all(v.status == "stopped" for v in writer.store.variations(1)))
+        assert slack.responses(f"{STOP}-{USER}") == []  # nothing to say: the thread shows it
 
 
 def test_a_stop_while_the_plan_is_written_starts_no_worker(bot: Bot, claude: FakeAnthropicAPI) -> None:

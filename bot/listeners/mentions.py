@@ -25,6 +25,7 @@ from bot.work.runner import Runner
 
 log = logging.getLogger(__name__)
 
+
 def register(app: App, runner: Runner, store: Store, later: Later, max_task_chars: int) -> None:
     @app.event("app_mention")
     def on_mention(body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient) -> None:

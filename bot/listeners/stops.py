@@ -29,10 +29,14 @@ RUN_GONE = "That run no longer exists, so there is nothing to stop."
 OTHER_WORKSPACE = "Only people in the workspace where this run started can use its buttons."
 
 
-def answer(runner: Runner, run: RunRow, user_id: str) -> str | None:
+def answer(runner: Runner, store: Store, run: RunRow, user_id: str) -> str | None:
     """Stop what `user_id` may stop of the run; what to tell them, if anything (a stop taken says nothing
-    here: the thread shows it)."""
+    here: the thread shows it). A run another process is writing is asked to stop through the database:
+    that process stops it on its next heartbeat."""
     outcome = runner.stop(run.id, user_id)
+    if outcome == Outcome.NOTHING and run.status.working and run.owner != store.owner and user_id == run.user_id:
+        store.update_run(run.id, stopped_by=user_id)
+        outcome = Outcome.STOPPED
     log.info("run=%d step=stop_asked by=%s outcome=%s", run.id, user_id, outcome.value)
     if outcome == Outcome.NOT_ALLOWED or (outcome == Outcome.NOTHING and user_id != run.user_id):
         return NOT_YOURS
@@ -49,7 +53,7 @@ def register(app: App, runner: Runner, store: Store, later: Later) -> None:
             later.say(respond, RUN_GONE)
         elif run.team_id and team != run.team_id:
             later.say(respond, OTHER_WORKSPACE)
-        elif note := answer(runner, run, str((body.get("user") or {}).get("id") or "")):
+        elif note := answer(runner, store, run, str((body.get("user") or {}).get("id") or "")):
             later.say(respond, note)
 
     app.action(STOP)(on_stop)
@@ -71,5 +75,5 @@ def register(app: App, runner: Runner, store: Store, later: Later) -> None:
         if run is None:
             log.info("step=stop_no_run channel=%s thread=%s", channel, thread_ts)
             return
-        if note := answer(runner, run, user):
+        if note := answer(runner, store, run, user):
             later.whisper(client, channel, user, thread_ts, note)

@@ -23,6 +23,7 @@ SQLITE_MAX_ID = 2**63 - 1
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 
+
 def parse_id(value: object) -> int | None:
     """A row id from outside (a button's value, a form's metadata), or None when it cannot be one.
 
@@ -62,9 +63,6 @@ def parse_body(text: str, content_type: str) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise Refused(400, "The payload is not a JSON object.")
     return parsed
-
-
-
 
 
 def _text(value: Any) -> bool:

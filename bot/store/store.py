@@ -169,6 +169,15 @@ class Store:
         )
         return self.find_run(found[0][0]) if found else None
 
+    def stop_requests(self) -> list[tuple[int, str]]:
+        """(run, user) for runs this process is writing that someone asked to stop through another process
+        (their `stopped_by` is set while they are still being written)."""
+        rows = self._connection.query(
+            "select id, stopped_by from runs where owner = ? and stopped_by is not null and status in (?, ?)",
+            [self.owner, *WORKING_RUN],
+        )
+        return [(run_id, str(user)) for run_id, user in rows]
+
     def close_voting(self, run_id: int) -> bool:
         """Close a run's voting; True for the one caller (of every process sharing the file) that closed
         it, False when it was closed already."""

@@ -24,6 +24,7 @@ from bot.store.store import Store
 from bot.work.admission import InFlight
 from bot.work.closing import Closer
 from bot.work.delivery import Delivery
+from bot.work.stopping import Stops
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,10 @@ class Recovery:
         beat: float = 10.0,
         stale_after: float = 45.0,
         closer: Closer | None = None,
+        stops: Stops | None = None,
     ) -> None:
-        """`closer`: also closes, on each beat, the voting of runs past VARIATIONS_VOTING_HOURS."""
+        """`closer`: also closes, on each beat, the voting of runs past VARIATIONS_VOTING_HOURS; `stops`:
+        also stops, on each beat, the runs of this process someone asked another process to stop."""
         self.store = store
         self.slack_for = slack_for
         self.outbox = outbox
@@ -53,6 +56,7 @@ class Recovery:
         self.beat = beat
         self.stale_after = stale_after
         self.closer = closer
+        self.stops = stops
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -117,6 +121,9 @@ class Recovery:
                 self.store.processes.forget_gone(self.stale_after)  # their work was just marked
                 if self.closer is not None:
                     self.closer.close_due()
+                if self.stops is not None:
+                    for run_id, user_id in self.store.stop_requests():
+                        self.stops.stop(run_id, user_id)
             except sqlite3.Error as error:  # a full or broken disk: try again at the next beat
                 log.error("step=recovery_failed error=%s", error)
             except Exception:

@@ -17,7 +17,7 @@ from bot.work.admission import Admission, Ticket
 from bot.work.followups import FollowUps
 from bot.work.recovery import Recovery
 from bot.work.reporter import Reporter
-from bot.work.stopping import DRAINED, Outcome, Stops
+from bot.work.stopping import DRAINED, SHUT_DOWN, Outcome, Stops
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Runner:
         if self.admission.wait_idle(HALT_GRACE):
             return halted
         runs, variations = self.reporter.in_flight.held()
-        return max(halted, self.recovery.interrupt(runs, variations, DRAINED.note))
+        return max(halted, self.recovery.interrupt(runs, variations, SHUT_DOWN))
 
     def _submit(self, ticket: Ticket | str, name: str, job: Callable[..., None], *args: Any) -> str | None:
         if isinstance(ticket, str):

@@ -33,11 +33,8 @@ def stopped_by(user_id: str) -> Halt:
     return Halt(RunStatus.STOPPED, VariationStatus.STOPPED, f"⏹ Stopped by <@{user_id}>", user_id)
 
 
-DRAINED = Halt(
-    RunStatus.INTERRUPTED,
-    VariationStatus.INTERRUPTED,
-    "⚠️ Interrupted: the app was shut down while this was being written.",
-)
+SHUT_DOWN = "Interrupted: the app was shut down while this was being written."
+DRAINED = Halt(RunStatus.INTERRUPTED, VariationStatus.INTERRUPTED, f"⚠️ {SHUT_DOWN}")
 
 
 class Outcome(Enum):
