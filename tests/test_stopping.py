@@ -14,10 +14,13 @@ import pytest
 from bot.blocks import CLOSE_VOTING, STOP
 from bot.listeners.stops import NOT_YOURS, NOTHING_TO_STOP
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
+from tests.fakes.signing import block_actions_body, event_body, signed_headers
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.helpers import (
     CHANNEL,
     ROOT,
+    SIGNING_SECRET,
+    TEAM,
     USER,
     Bot,
     StartProcess,
@@ -149,6 +152,35 @@ def test_someone_else_s_stop_stops_nothing(bot: Bot, held: threading.Event) -> N
     parent, _ = run_thread(bot)
     assert bot.store.run(1).status == "done" and "✅ Done: 3 variations" in texts(parent)
     assert not any(r.get("_aborted") for r in bot.claude.requests())
+
+
+def test_a_stop_and_slacks_stop_event_are_acked_while_slack_is_slow(bot: Bot, held: threading.Event) -> None:
+    bot.command("Write a tagline")
+    bot.slack.wait_for(lambda: len([v for v in bot.store.variations(1) if v.message_ts]) == 3)
+    root = str(bot.store.run(1).message_ts)
+    bot.slack.latency = 4.0  # longer than Slack waits for an ack
+    payload = {
+        "type": "block_actions",
+        "team": {"id": TEAM, "domain": "test"},
+        "user": {"id": USER, "team_id": TEAM},
+        "channel": {"id": CHANNEL},
+        "container": {"type": "message", "channel_id": CHANNEL},
+        "response_url": bot.slack.response_url("stop"),
+        "actions": [{"action_id": STOP, "value": "1", "type": "button"}],
+    }
+    body = block_actions_body(payload)
+    # Answered within the 3 s Slack waits for an ack, else the post raises.
+    assert bot.post(body, signed_headers(body, SIGNING_SECRET), timeout=3)[0] == 200
+    event = event_body(
+        {"type": "agent_session_stopped", "channel": CHANNEL, "thread_ts": root, "user": USER, "event_ts": "1.2"},
+        team_id=TEAM,
+        event_id="EvSlowStop",
+    )
+    headers = signed_headers(event, SIGNING_SECRET, content_type="application/json")
+    assert bot.post(event, headers, timeout=3)[0] == 200
+    bot.slack.latency = 0.0
+    assert bot.wait_run().status == "stopped"
+    run_thread_stopped(bot)
 
 
 def test_stopping_twice_and_stopping_a_finished_run_end_cleanly(bot: Bot, held: threading.Event) -> None:
