@@ -14,10 +14,11 @@ import functools
 import logging
 from datetime import UTC, datetime, timedelta
 
-from bot.render.blocks import stored_failed_message, verdict_message
+from bot.render.blocks import stored_failed_message, stored_halted_message, verdict_message
 from bot.render.rebuild import stored_counts, stored_parent
 from bot.slack.outbox import Kind, Outbox, fixed
 from bot.slack.sessions import Sessions
+from bot.store.rows import VariationStatus
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,13 @@ class Closer:
                     team=run.team_id,
                 )
             elif run.blind and row.status.retryable and row.message_ts:
-                failed = stored_failed_message(row, row.error or "")  # named now: the run is closed
+                # named now: the run is closed (a stopped one keeps its text and who stopped it)
+                stopped = row.status == VariationStatus.STOPPED
+                failed = (
+                    stored_halted_message(row, row.error or "")
+                    if stopped
+                    else stored_failed_message(row, row.error or "")
+                )
                 self.outbox.update(
                     run.channel_id,
                     row.message_ts,
