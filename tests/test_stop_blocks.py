@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from slack_sdk.web import SlackResponse
 
-from bot.blocks import STOP, Progress, run_parent_message, status_line, stored_halted_message
-from bot.rows import RunRow, RunStatus, VariationRow, VariationStatus
-from bot.sessions import warnings_of
-from bot.stopping import DRAINED, Outcome, Stops
+from bot.render.blocks import STOP, Progress, run_parent_message, status_line, stored_halted_message
+from bot.slack.sessions import warnings_of
+from bot.store.rows import RunRow, RunStatus, VariationRow, VariationStatus
+from bot.work.stopping import DRAINED, Outcome, Stops
 from tests.helpers import buttons, texts
 
 

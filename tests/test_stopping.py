@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.blocks import CLOSE_VOTING, STOP
 from bot.listeners.stops import NOT_YOURS, NOTHING_TO_STOP
+from bot.render.blocks import CLOSE_VOTING, STOP
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
 from tests.fakes.signing import block_actions_body, event_body, signed_headers
 from tests.fakes.slack_api import FakeSlackAPI
