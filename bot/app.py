@@ -87,6 +87,7 @@ class Services:
     after_ack: ThreadPoolExecutor
     metrics: Metrics
     streams: Streams | None = None
+    sessions: Sessions | None = None
 
     def health(self) -> dict[str, Any]:
         """What /healthz reports: the database takes writes (not only reads), and how busy the pools are."""
@@ -117,6 +118,8 @@ class Services:
         self.after_ack.shutdown(wait=True)
         if self.streams is not None:
             self.streams.close()
+        if self.sessions is not None:
+            self.sessions.shutdown()
         self.outbox.close()
         try:
             self.store.processes.retire()
@@ -214,7 +217,7 @@ def build(
     delivery = Delivery(store, metrics, streams, settings.prices)
     memory = TeamMemory(store, enabled=settings.team_memory)
     stopping = Stops()
-    sessions = Sessions(slack_for, after_ack, metrics)
+    sessions = Sessions(slack_for, metrics)
     reporter = Reporter(engine, store, slack_for, outbox, in_flight, metrics, delivery, memory, stopping, sessions)
     followups = FollowUps(engine, store, slack_for, outbox, delivery, in_flight, stopping, sessions)
     closer = Closer(store, outbox, settings.voting_hours, sessions)
@@ -245,4 +248,4 @@ def build(
         closer=closer,
     )
     recovery.start()  # once the app could be built (Bolt checks the bot token): nothing to recover otherwise
-    return Services(app, runner, store, outbox, ack_first, runs, workers, after_ack, metrics, streams)
+    return Services(app, runner, store, outbox, ack_first, runs, workers, after_ack, metrics, streams, sessions)

@@ -9,6 +9,9 @@ loading indicator nobody can stop), they are turned off for that workspace, once
 run after that. A session this process has already set `processing` is still set `active` when its work
 ends, so no thread is left showing work. A 429, a 5xx or a dropped connection is only that call's loss.
 
+The calls go out from one thread of their own, in the order asked: a run never waits on them, and a thread's
+`active` never overtakes its `processing`.
+
 The AI pane's status line (`assistant.threads.setStatus`, bot.threads.show_status) stays: it belongs to the
 pane (assistant_view), which Slack keeps until apps move to agent_view; sessions replace it there.
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import Executor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
@@ -36,42 +39,56 @@ TITLE_CHARS = 200  # Slack's limit on a session's title
 TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "request_timeout", "service_unavailable"}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Session:
-    """A thread this process set `processing`: `end` it when the work is over."""
+    """A thread whose work began: `end` it when the work is over. `open` once Slack took its `processing`."""
 
     team_id: str
     channel: str
     root: str
+    open: bool = False
 
 
 class Sessions:
-    def __init__(self, slack_for: SlackFor, executor: Executor, metrics: Metrics | None = None) -> None:
+    def __init__(self, slack_for: SlackFor, metrics: Metrics | None = None) -> None:
         self.slack_for = slack_for  # the retrying clients of run threads: they ride out a 5xx, a short 429
-        self.executor = executor  # for `close`, which a click's listener asks for before its ack
         self.metrics = metrics
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="session")
         self._off: set[str] = set()  # workspaces where Slack refused or warned
         self._lock = threading.Lock()
 
     def begin(self, team_id: str, channel: str, root: str, title: str, initiator: str) -> Session | None:
-        """Set the thread `processing` (creating its session, titled `title`); None where sessions are off
-        or Slack did not take it."""
+        """Set the thread `processing` soon (creating its session, titled `title`); None where sessions are
+        off."""
         if self._is_off(team_id):
             return None
+        session = Session(team_id, channel, root)
         shown = truncate_plain(" ".join(clean(title).split()), TITLE_CHARS)
-        if self._set(team_id, channel, root, PROCESSING, title=shown, initiator_user_id=initiator or None):
-            return Session(team_id, channel, root)
-        return None
+        self.pool.submit(self._begin, session, shown, initiator)
+        return session
 
     def end(self, session: Session | None) -> None:
         """The work in its thread is over: `active` (even where sessions were turned off meanwhile)."""
         if session is not None:
-            self._set(session.team_id, session.channel, session.root, ACTIVE)
+            self.pool.submit(self._end, session)
 
     def close(self, team_id: str, channel: str, root: str) -> None:
-        """The thread's voting closed: `closed`, soon, from the pool (never in a listener before its ack)."""
+        """The thread's voting closed: `closed`, soon (never in a listener before its ack)."""
         if not self._is_off(team_id):
-            self.executor.submit(self._set, team_id, channel, root, CLOSED)
+            self.pool.submit(self._set, team_id, channel, root, CLOSED)
+
+    def shutdown(self) -> None:
+        """Send what was asked, then stop (the app is closing)."""
+        self.pool.shutdown(wait=True)
+
+    def _begin(self, session: Session, title: str, initiator: str) -> None:
+        if not self._is_off(session.team_id):  # turned off since it was asked for
+            extra = {"title": title, "initiator_user_id": initiator or None}
+            session.open = self._set(session.team_id, session.channel, session.root, PROCESSING, **extra)
+
+    def _end(self, session: Session) -> None:
+        if session.open:
+            self._set(session.team_id, session.channel, session.root, ACTIVE)
 
     def _is_off(self, team_id: str) -> bool:
         with self._lock:
