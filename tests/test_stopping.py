@@ -13,6 +13,7 @@ import pytest
 
 from bot.listeners.stops import NOT_YOURS, NOTHING_TO_STOP
 from bot.render.blocks import CLOSE_VOTING, STOP
+from bot.slack.run_thread import PLANNING
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
 from tests.fakes.signing import block_actions_body, event_body, signed_headers
 from tests.fakes.slack_api import FakeSlackAPI
@@ -33,6 +34,7 @@ from tests.helpers import (
     texts,
 )
 from tests.scripted import Script, is_plan_prompt, plan_reply
+from tests.test_assistant import THREAD, pane_opened, typed
 from tests.test_operating import metrics_text, value
 
 DM = "D0001"
@@ -305,3 +307,16 @@ def test_a_workspace_whose_slack_refuses_sessions_runs_normally(bot: Bot, refusa
         ]
     else:  # Slack refused the first call: none after it
         assert [(c.params["thread_ts"], c.params["status"]) for c in calls] == [(first, "processing")]
+
+
+def test_a_run_stopped_in_the_ai_pane_before_its_plan_clears_the_panes_status(
+    bot: Bot, claude: FakeAnthropicAPI
+) -> None:
+    claude.responder = Script(plan=lambda: FakeReply(plan_reply(), ttft=3))
+    pane_opened(bot)
+    typed(bot, "Write a tagline for our bottle", ts="1800000000.000200")
+    assert bot.slack.wait_for(lambda: bot.slack.status(DM, THREAD)) == PLANNING
+    press(bot, STOP, "1")
+    assert bot.wait_run().status == "stopped"
+    assert bot.slack.wait_for(lambda: bot.slack.status(DM, THREAD) == "")  # nothing left saying it works
+    assert bot.slack.wait_for(lambda: "Stopped" in texts(bot.slack.message(DM, str(bot.store.run(1).message_ts))))

@@ -347,8 +347,11 @@ class Reporter:
         self._end(live)
 
     def _on_halted(self, live: LiveRun, halt: Halt) -> None:
-        """Stopped before any approach was planned: the analysis so far stays, the parent says why."""
+        """Stopped before any approach was planned: the analysis so far stays, the parent says why, and the AI
+        pane's "is planning approaches…" goes (no reply came to clear it)."""
         self._halted(live, halt)
+        if live.analysis_ts is None:
+            show_status(live.origin, "", live.slack.client)
         seconds = time.monotonic() - live.started
         log.info("run=%d step=finished status=%s seconds=%.2f", live.run_id, halt.run_status, seconds)
         self.store.update_run(live.run_id, status=halt.run_status, finished_at=now(), seconds=seconds)
