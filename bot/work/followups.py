@@ -229,5 +229,6 @@ class FollowUps:
         client = self.slack_for(run.team_id)
         ts = run.message_ts or ""
         slack = SlackThread(client, self.outbox, run.channel_id, ts, run_id, run.thread_ts, run.team_id)
-        request = Request(task=run.task, context=run.context)
-        return slack, request if job is None else Request(run.task, run.context, cancel=job.cancel)
+        if job is None:
+            return slack, Request(task=run.task, context=run.context)
+        return slack, Request(task=run.task, context=run.context, cancel=job.cancel)
