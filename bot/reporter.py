@@ -32,7 +32,7 @@ from bot.memory import TeamMemory
 from bot.metrics import Metrics
 from bot.outbox import Kind, Outbox, fixed
 from bot.pricing import total
-from bot.rows import RunStatus
+from bot.rows import MissingRow, RunStatus
 from bot.slack_client import SlackFor
 from bot.store import Store, now
 from bot.streams import Stream
@@ -68,6 +68,7 @@ NOT_RECORDED = (
     "Please tell whoever runs Variations."
 )
 STORAGE_FAILED = "the app's database could not be written; nothing more can be saved for this run"
+PURGED = "this run's data was deleted (its workspace's data was purged) while it was being written"
 
 
 @dataclass
@@ -212,7 +213,11 @@ class Reporter:
         except PlanError as error:
             self._on_plan_failed(live, error)
         except sqlite3.Error as error:
-            self._on_storage_failed(live, error)
+            log.error("run=%d step=storage_failed error=%s", live.run_id, error)
+            self._stop(live, STORAGE_FAILED)
+        except MissingRow:  # purged with --force: ids are never reused, so nothing else was touched
+            log.warning("run=%d step=purged_while_running", live.run_id)
+            self._stop(live, PURGED)
         finally:
             for variation_id in live.variation_ids.values():
                 self.in_flight.drop(variation=variation_id)
@@ -369,12 +374,12 @@ class Reporter:
         )
         self._end(live)
 
-    def _on_storage_failed(self, live: LiveRun, error: sqlite3.Error) -> None:
-        """The database stopped taking writes mid-run: Slack still shows how the run ended, and recovery
-        marks its rows once the database takes writes again."""
-        log.error("run=%d step=storage_failed error=%s", live.run_id, error)
-        self._finish_unfinished(live, STORAGE_FAILED)
-        progress = Progress(RunStatus.FAILED, error=STORAGE_FAILED, seconds=time.monotonic() - live.started)
+    def _stop(self, live: LiveRun, reason: str) -> None:
+        """Nothing more can be stored for this run (the database stopped taking writes, or its rows were
+        purged): Slack still shows how the run ended, from what this thread knows, without reading the
+        database. Recovery marks the rows, if any, once the database takes writes again."""
+        self._finish_unfinished(live, reason)
+        progress = Progress(RunStatus.FAILED, error=reason, seconds=time.monotonic() - live.started)
         parent = parent_message(live.origin.user_id, live.task, live.context, progress)
         self.outbox.wait(live.deliveries, timeout=self.outbox.policy.deadline)
         live.slack.update(live.slack.ts, lambda: [parent], Kind.FINAL)

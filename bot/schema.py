@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
+from bot.autoincrement import use_autoincrement
 from bot.scoreboard import create_scoreboard, rebuild
 
 
@@ -135,5 +136,6 @@ def create_schema(db: Database) -> None:
         "create index if not exists runs_voting on runs (finished_at) where voting_closed_at is null",
     ):
         db.execute(sql)
+    use_autoincrement(db)  # ids never reused (databases made before are rebuilt once)
     if scoreboard_is_new:
         rebuild(db)

@@ -117,10 +117,12 @@ class Store:
 
     def update_run(self, run_id: int, **fields: Any) -> None:
         """Set these columns. Setting a working status (planning, running) makes this process the run's
-        owner, unless `owner` is given."""
+        owner, unless `owner` is given. MissingRow when the run is gone (purged): ids are never reused, so
+        its writer learns it here and stops."""
         if fields.get("status") in WORKING_RUN:
             fields.setdefault("owner", self.owner)
         with self._connection.write() as db:
+            _must_have_run(db, run_id)
             if {"team_id", "channel_id"} & fields.keys():
                 with rescored(db, run_id):
                     db.table("runs").update(run_id, fields)
@@ -131,11 +133,13 @@ class Store:
         """Count a follow-up call (synthesis, new version) in its run's tokens and cost (which stays
         unknown, NULL, once any of its calls' is)."""
         with self._connection.write() as db:
-            db.execute(
+            changed = db.execute(
                 "update runs set input_tokens = coalesce(input_tokens, 0) + ?,"
                 " output_tokens = coalesce(output_tokens, 0) + ?, cost_usd = cost_usd + ? where id = ?",
                 [input_tokens, output_tokens, cost_usd, run_id],
-            )
+            ).rowcount
+            if not changed:
+                raise MissingRow(f"no run {run_id}")
 
     def run(self, run_id: int) -> RunRow:
         """The run; MissingRow when there is none (callers that may meet a deleted one use `find_run`)."""
@@ -190,6 +194,7 @@ class Store:
         """A variation being written, by this process. `position=None` appends it after the run's others
         (a synthesis or a regenerated version), atomically, so two added at once never collide."""
         with self._connection.write() as db, rescored(db, run_id):
+            _must_have_run(db, run_id)  # a purged run gets no new rows
             if position is None:
                 (last,) = db.execute("select max(position) from variations where run_id = ?", [run_id]).fetchone()
                 position = -1 if last is None else last
@@ -216,7 +221,9 @@ class Store:
             fields.setdefault("owner", self.owner)
         with self._connection.write() as db:
             found = db.execute("select run_id from variations where id = ?", [variation_id]).fetchone()
-            if found is not None and {"status", "type"} & fields.keys():  # what the scoreboard counts
+            if found is None:  # purged: ids are never reused, so no other run's row is touched
+                raise MissingRow(f"no variation {variation_id}")
+            if {"status", "type"} & fields.keys():  # what the scoreboard counts
                 with rescored(db, found[0]):
                     db.table("variations").update(variation_id, fields)
             else:
@@ -334,6 +341,11 @@ class Store:
             if is_stale(db.conn):  # another process may have recounted meanwhile
                 rebuild(db)
         return True
+
+
+def _must_have_run(db: Database, run_id: int) -> None:
+    if db.execute("select 1 from runs where id = ?", [run_id]).fetchone() is None:
+        raise MissingRow(f"no run {run_id}")
 
 
 def _tally(counts: Sequence[tuple[Any, ...]]) -> Tally:

@@ -14,6 +14,7 @@ import os
 import re
 import sqlite3
 import stat
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -31,10 +32,11 @@ from bot.__main__ import main
 from bot.config import ConfigError, Settings
 from bot.installations import BOT_SCOPES, authorize_page, installations_path
 from bot.stats import stats
-from tests.fakes.anthropic_api import FakeAnthropicAPI
+from tests.fakes.anthropic_api import FakeAnthropicAPI, prompt_text
 from tests.fakes.signing import signed_headers
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlackAPI
 from tests.helpers import ROOT, SIGNING_SECRET, Bot, section_texts, start_bot, texts
+from tests.scripted import approach_of, is_plan_prompt, plan_reply
 
 CLIENT_ID, CLIENT_SECRET = "1111.2222", "oauth-client-secret"
 OAUTH_ENV = {"SLACK_BOT_TOKEN": "", "SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": CLIENT_SECRET}
@@ -354,6 +356,51 @@ def test_purge_deletes_one_workspace_and_keeps_the_other_and_its_scoreboard(
 
     assert main(["purge", "--team", "TA", "--db", str(db)]) == 0  # again: nothing left
     assert capsys.readouterr().out == "purged workspace TA: 0 runs, 0 variations, 0 clicks, 0 votes, 0 installations\n"
+
+
+def test_purge_mid_run_is_refused_then_forced_and_never_touches_the_other_workspace(
+    bot: Bot, slack: FakeSlackAPI, claude: FakeAnthropicAPI, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A's run is being written when A's data is purged: purge refuses, then --force deletes it; B's next
+    run gets new ids, and A's late writes reach neither B's rows nor B's threads; A's thread ends saying why."""
+    install(bot, A)
+    install(bot, B)
+    gate = threading.Event()
+
+    def respond(request: dict[str, Any]) -> str:
+        if is_plan_prompt(request):
+            return plan_reply()
+        if "Purge me" in prompt_text(request):
+            gate.wait(30)
+            return "<response>PURGED-RUN TEXT from TA</response>"
+        return f"<response>B's {approach_of(request)} take</response>"
+
+    claude.responder = respond
+    earlier = run_in(bot, B, "Name our release")  # B already has a run, with lower ids than A's
+    assert command(bot, A, "Purge me")[0] == 200
+    (ours,) = slack.wait_for(lambda: runs_of(bot, A))
+    slack.wait_for(lambda: len([v for v in bot.store.variations(ours) if v.message_ts]) == 3)
+    highest = bot.store.query("select max(id) from variations")[0][0]
+
+    assert main(["purge", "--team", "TA", "--db", str(db)]) == 2
+    said = capsys.readouterr().err
+    assert "1 run of workspace TA is being written" in said and "--force" in said
+    assert bot.store.find_run(ours) is not None  # refused: nothing deleted
+
+    assert main(["purge", "--team", "TA", "--db", str(db), "--force"]) == 0
+    assert capsys.readouterr().out.startswith("purged workspace TA: 1 run, 3 variations")
+    theirs = run_in(bot, B, "Name our next release")
+    assert theirs > ours and min(v.id for v in bot.store.variations(theirs)) > highest  # ids never reused
+    before = [bot.store.find_run(theirs), bot.store.variations(theirs), bot.store.variations(earlier)]
+
+    gate.set()  # A's workers answer now, after the purge
+    # the parent and its three approaches end, saying why; none is left showing a working state
+    slack.wait_for(lambda: sum("data was deleted" in texts(m) for m in slack.messages(A.channel)) == 4)
+    assert not any("Writing" in texts(m) for m in slack.messages(A.channel))
+    assert [bot.store.find_run(theirs), bot.store.variations(theirs), bot.store.variations(earlier)] == before
+    assert bot.store.query("select count(*) from runs where team_id = 'TA'") == [(0,)]
+    assert not any("PURGED-RUN" in texts(m) for m in slack.messages(B.channel))
+    assert "PURGED-RUN" not in json.dumps(bot.store.query("select * from variations"))
 
 
 @pytest.mark.parametrize(
