@@ -15,6 +15,8 @@ from typing import Any
 from bot.connection import Connection, now
 from bot.scoreboard import keeping_count
 
+PROBE_BYTES = 4096  # hex-encoded, twice a default page: the probe row needs new pages, in the table and its index
+
 
 class Processes:
     """This process (`owner`, by default a new id for this start: host:pid:random) among the others."""
@@ -48,9 +50,15 @@ class Processes:
             return int(db.execute("delete from processes where heartbeat_at < ?", [cutoff]).rowcount)
 
     def check_writable(self) -> None:
-        """A real committed write (the heartbeat): raises sqlite3.Error when the disk is full or the file has
-        become read-only, which a read would not show."""
+        """A real committed write (the heartbeat) and a new row larger than a page, rolled back: raises
+        sqlite3.Error when the disk is full or the file has become read-only, which a read would not show. The
+        heartbeat alone is not enough: an update in place still commits when the file cannot grow, while every
+        new run, variation or click needs new pages."""
         self.beat()
+        self._connection.trial(
+            "insert into seen_events (event_id, seen_at) values (? || hex(randomblob(?)), ?)",
+            ["healthz:", PROBE_BYTES, now()],
+        )
 
     def orphans(
         self, stale_after: float, live_runs: Collection[int], live_variations: Collection[int]

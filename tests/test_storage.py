@@ -40,6 +40,17 @@ def test_a_request_that_cannot_be_recorded_is_told_so(bot: Bot) -> None:
     assert bot.healthz()[0] == 200
 
 
+def test_healthz_answers_503_when_the_database_file_cannot_grow(bot: Bot) -> None:
+    """A full disk: rows updated in place (the heartbeat) still commit, new rows do not."""
+    (pages,) = bot.store.db.execute("PRAGMA page_count").fetchone()
+    bot.store.db.execute(f"PRAGMA max_page_count = {pages}")
+    status, report = bot.healthz()
+    assert status == 503 and report["ok"] is False and "full" in str(report["database"])
+    bot.store.db.execute("PRAGMA max_page_count = 1073741823")
+    assert bot.healthz()[0] == 200
+    assert bot.store.query("select count(*) from seen_events") == [(0,)]  # the probe leaves no row
+
+
 def test_a_click_that_cannot_be_saved_is_told_so(bot: Bot) -> None:
     bot.command("Write a tagline")
     bot.wait_run()
