@@ -22,7 +22,7 @@ from bot.delivery import Delivery
 from bot.followups import FollowUps
 from bot.guard import WellFormed
 from bot.installations import Installations, bolt_options, clients_for, installations_path
-from bot.listeners import actions, assistant, commands, forms, home, mentions, shortcuts
+from bot.listeners import actions, assistant, commands, failures, forms, home, mentions, shortcuts
 from bot.listeners.later import Later
 from bot.memory import TeamMemory
 from bot.metrics import Metrics
@@ -157,6 +157,7 @@ def create_app(
     if installations is not None:
         app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked: delete the workspace's tokens
     later = Later(after_ack, quiet=runner.ack_first.wait_quiet)
+    failures.register(app, later)
     commands.register(app, runner, store, later, settings.max_task_chars)
     forms.register(app, runner, settings.max_task_chars)
     actions.register(app, store, runner, refresher, later, metrics, closer)

@@ -12,7 +12,7 @@ import pytest
 
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.helpers import CHANNEL, Bot, buttons, start_bot, texts
+from tests.helpers import CHANNEL, Bot, buttons, press, start_bot, texts
 from tests.scripted import Script
 
 
@@ -89,3 +89,20 @@ def test_a_run_whose_database_fails_ends_visibly_and_is_recovered(quick_bot: Bot
         assert bot.slack.wait_for(
             lambda row=row: buttons(bot.slack.message(CHANNEL, row.message_ts)) == {"retry": "🔁 Retry"}
         )
+
+
+def test_a_listener_that_cannot_read_the_database_answers_200_and_says_so_privately(bot: Bot) -> None:
+    bot.command("Write a tagline")
+    bot.wait_run()
+    bot.store.db.execute("alter table variations rename to variations_away")  # every read of it fails now
+    try:
+        assert press(bot, "vote_up", "1") == (200, "")
+        assert press(bot, "regenerate", "1") == (200, "")
+        for key in ("vote_up-U0001", "regenerate-U0001"):
+            (note,) = bot.slack.wait_for(lambda key=key: bot.slack.responses(key))
+            assert note["response_type"] == "ephemeral" and "couldn't read its database" in note["text"]
+    finally:
+        bot.store.db.execute("alter table variations_away rename to variations")
+    assert bot.store.db["feedback"].count == 0
+    assert bot.click(1, "up")[0] == 200  # and once it reads again, the click counts
+    bot.slack.wait_for(lambda: bot.store.db["feedback"].count == 1)
