@@ -219,7 +219,9 @@ def build(
     recovery = Recovery(
         store, slack_for, outbox, delivery, in_flight, beat=heartbeat, stale_after=stale_after, closer=closer
     )
-    admission = Admission(Limits(per_user=settings.max_runs_per_user, per_workspace=settings.max_runs_per_workspace))
+    store.tickets.stale_after = stale_after  # a process silent this long is gone, its tickets with it
+    limits = Limits(per_user=settings.max_runs_per_user, per_workspace=settings.max_runs_per_workspace)
+    admission = Admission(limits, store.tickets)
     ack_first = AckFirst()
     runner = Runner(reporter, followups, recovery, admission, runs, ack_first)
     refresher = VoteRefresher(store, outbox)

@@ -82,14 +82,24 @@ class Processes:
             row_id, owner, host, pid, heartbeat_at = row
             if owner == self.owner:
                 return row_id not in live
-            if owner is None or host is None or datetime.fromisoformat(heartbeat_at) < cutoff:
-                return True
-            return host == self.host and (pid == os.getpid() or not _running(pid))
+            return self.is_gone(owner, host, pid, heartbeat_at, cutoff)
 
         return (
             [row[0] for row in runs if orphaned(row, live_runs)],
             [row[0] for row in variations if orphaned(row, live_variations)],
         )
+
+    def is_gone(
+        self, owner: str | None, host: str | None, pid: int | None, heartbeat_at: str | None, cutoff: datetime
+    ) -> bool:
+        """Whether another process `owner` is gone, from its row in `processes` (host, pid and heartbeat_at
+        None when it has none): no row (it retired, or never beat), a heartbeat older than `cutoff`, or on this
+        host a pid no longer running or ours under another owner (an earlier life of this container)."""
+        if owner == self.owner:
+            return False
+        if owner is None or host is None or heartbeat_at is None or datetime.fromisoformat(heartbeat_at) < cutoff:
+            return True
+        return host == self.host and (pid == os.getpid() or pid is None or not _running(pid))
 
     def mark_interrupted(
         self, run_ids: Collection[int], variation_ids: Collection[int], reason: str

@@ -7,6 +7,7 @@ from sqlite_utils import Database
 
 from bot.autoincrement import use_autoincrement
 from bot.scoreboard import create_scoreboard, rebuild
+from bot.tickets import create_tickets
 
 
 def create_schema(db: Database) -> None:
@@ -113,6 +114,7 @@ def create_schema(db: Database) -> None:
     db.table("seen_events").create(
         {"event_id": str, "seen_at": str}, pk="event_id", not_null={"seen_at"}, if_not_exists=True
     )
+    create_tickets(db)  # jobs admitted, for the limits across processes
     scoreboard_is_new = create_scoreboard(db)
     for sql in (
         # the scoreboard's runs this week, tokens and cost, for a workspace and for a channel (covering);

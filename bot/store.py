@@ -26,6 +26,7 @@ from bot.processes import Processes
 from bot.rows import MissingRow, RunRow, RunStatus, Tally, VariationRow, VariationStatus, VotingClosed
 from bot.schema import create_schema
 from bot.scoreboard import is_stale, rebuild, rescored
+from bot.tickets import Tickets
 
 __all__ = ["Store", "StoreError", "Vote"]
 
@@ -54,6 +55,7 @@ class Store:
         self._connection = Connection(path, create_schema)
         self.processes = Processes(self._connection, owner)
         self.owner = self.processes.owner
+        self.tickets = Tickets(self._connection, self.processes)  # the jobs admitted, by every process
         try:
             self.processes.beat()  # also proves, at start, that the file takes writes
         except sqlite3.Error as error:
