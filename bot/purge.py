@@ -86,7 +86,8 @@ def purge(db_path: str, team: str, *, force: bool = False) -> Purged:
                 conn.execute(f"delete from {totals} where team_id = ?", [team])
             # The deletes above flag the totals stale through their triggers; they are right, so the flag
             # goes back to what it was (as bot.scoreboard.keeping_count does for the store's own changes).
-            conn.execute("update scoreboard_state set stale = ?", [stale])
+            # A recount under way (2) counted the purged rows: it must start again (1).
+            conn.execute("update scoreboard_state set stale = ?", [min(stale, 1)])
             installations = 0
             if installs:
                 found = conn.execute("delete from installs.slack_installations where team_id = ?", [team])

@@ -25,7 +25,7 @@ from bot.connection import Connection, StoreError, explain, new_id, now
 from bot.processes import Processes
 from bot.rows import MissingRow, RunRow, RunStatus, Tally, VariationRow, VariationStatus, VotingClosed
 from bot.schema import create_schema
-from bot.scoreboard import is_stale, rebuild, rescored
+from bot.scoreboard import count_scopes, finish_recount, is_stale, rebuild, rescored, start_recount
 from bot.tickets import Tickets
 
 __all__ = ["Store", "StoreError", "Vote"]
@@ -335,14 +335,23 @@ class Store:
 
     def refresh_scoreboard(self) -> bool:
         """Recount the totals if rows they depend on were changed other than through a Store (an older
-        version of the app still running, a hand edit); returns whether it did. A flag read otherwise."""
+        version of the app still running, a hand edit); returns whether it did. The counting reads a snapshot
+        of its own and the write lock is held only briefly before and after (see bot/scoreboard.py), so clicks
+        never wait for it; still, it takes seconds on a large database: the recovery thread calls it, never a
+        request."""
         with self.reader() as conn:
             if not is_stale(conn):
                 return False
+        if self.path == ":memory:":  # no snapshot of its own: count in one transaction
+            self.rebuild_scoreboard()
+            return True
         with self._connection.write() as db:
-            if is_stale(db.conn):  # another process may have recounted meanwhile
-                rebuild(db)
-        return True
+            if not start_recount(db):  # another process has recounted meanwhile
+                return False
+        with self.reader() as snapshot:
+            counted = count_scopes(snapshot)
+            with self._connection.write() as db:
+                return finish_recount(db, snapshot, counted)
 
 
 def _must_have_run(db: Database, run_id: int) -> None:
