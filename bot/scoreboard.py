@@ -18,9 +18,11 @@ are counted again in the background (`Store.refresh_scoreboard`, on each heartbe
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -103,19 +105,32 @@ def start_recount(db: Database) -> bool:
     return True
 
 
-def count_scopes(conn: sqlite3.Connection) -> dict[Scope, Share]:
-    """Step 2: every scope's totals, from the rows `conn` reads."""
-    scopes = {
-        run_id: (team, channel) for run_id, team, channel in conn.execute("select id, team_id, channel_id from runs")
-    }
+def count_scopes(conn: sqlite3.Connection, pause: float = 0.0) -> dict[Scope, Share]:
+    """Step 2: every scope's totals, from the rows `conn` reads. With `pause`, the counting sleeps that long
+    after each BATCH rows or runs: beside the app's request threads it would otherwise hold the GIL for
+    seconds, and each of a click's SQLite calls would wait for it (bench/stats_bench.py)."""
+    runs = conn.execute("select id, team_id, channel_id from runs")
+    scopes = {run_id: (team, channel) for run_id, team, channel in _paced(runs, pause)}
     by_run: dict[int, list[tuple[str, str, int, int]]] = defaultdict(list)
-    for run_id, kind, status, up, down in conn.execute(_VARIATION_VOTES + " group by v.id"):
+    for run_id, kind, status, up, down in _paced(conn.execute(_VARIATION_VOTES + " group by v.id"), pause):
         by_run[run_id].append((kind, status, up, down))
     by_scope: dict[Scope, Share] = defaultdict(Share)
-    for run_id, rows in by_run.items():
+    for n, (run_id, rows) in enumerate(by_run.items()):
         if run_id in scopes:
             by_scope[scopes[run_id]].add(run_share(rows))
+        if pause and n % BATCH == 0:
+            time.sleep(pause)
     return by_scope
+
+
+BATCH = 1000  # rows or runs counted between pauses
+
+
+def _paced(cursor: sqlite3.Cursor, pause: float) -> Iterator[Any]:
+    while rows := cursor.fetchmany(BATCH):
+        yield from rows
+        if pause:
+            time.sleep(pause)  # lets the request threads have the GIL
 
 
 def finish_recount(db: Database, snapshot: sqlite3.Connection, counted: dict[Scope, Share]) -> bool:

@@ -34,6 +34,7 @@ VOTE_VALUES = ("up", "down")
 WORKING_RUN = tuple(status for status in RunStatus if status.working)
 WORKING_VARIATION = (VariationStatus.WRITING,)
 _TALLY = "select value, count(*) from votes where variation_id = ? group by value"
+RECOUNT_PAUSE = 0.002  # seconds the background recount sleeps every 1,000 rows, for the clicks beside it
 EVENT_MEMORY = timedelta(hours=1)
 """How long an event id is remembered: Slack re-sends a missed event three times, the last about five
 minutes after the first."""
@@ -349,7 +350,7 @@ class Store:
             if not start_recount(db):  # another process has recounted meanwhile
                 return False
         with self.reader() as snapshot:
-            counted = count_scopes(snapshot)
+            counted = count_scopes(snapshot, pause=RECOUNT_PAUSE)
             with self._connection.write() as db:
                 return finish_recount(db, snapshot, counted)
 
