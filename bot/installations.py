@@ -1,7 +1,8 @@
 """Installable in any workspace (OAuth v2), switched on by SLACK_CLIENT_ID and SLACK_CLIENT_SECRET.
 
-Bolt's `OAuthFlow` serves `GET /slack/install` (a page with the "Add to Slack" link; it sets the state
-cookie) and `GET /slack/oauth_redirect` (checks the state, exchanges the code with `oauth.v2.access` at
+`GET /slack/install` is a page with an "Add to Slack" button (storing nothing); the button POSTs back, and
+Bolt's `OAuthFlow` then issues the state (a row, and the browser's cookie) and redirects to Slack. The flow
+also serves `GET /slack/oauth_redirect` (checks the state, exchanges the code with `oauth.v2.access` at
 SLACK_API_URL, stores the installation). Every request is then answered with its own workspace's bot
 token (`StoredAuthorize`), and the app's own threads (runs, the outbox, recovery), which no request hands
 a client, get theirs from `TeamClients`. Bolt's built-in `app_uninstalled` and `tokens_revoked`
@@ -16,6 +17,7 @@ queue behind the app's own writers (BEGIN IMMEDIATE, a burst of clicks) in the s
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import sqlite3
@@ -32,6 +34,7 @@ from slack_bolt.authorization.authorize import Authorize
 from slack_bolt.oauth import OAuthFlow
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_bolt.request import BoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
@@ -239,27 +242,49 @@ def bolt_options(settings: Settings, installations: Installations | None) -> dic
         installation_store=installations,
         state_store=states,
         state_expiration_seconds=STATE_SECONDS,
+        install_page_rendering_enabled=False,  # our page (`oauth_pages`) issues no state; the click does
     )
     return {"oauth_settings": oauth, "installation_store": installations, "authorize": StoredAuthorize(installations)}
 
 
+def install_page(install_path: str, query: str) -> str:
+    """The install page: an "Add to Slack" button that POSTs back to it. Showing it stores nothing; the
+    click issues the state (a row in the state store, and the browser's cookie) and goes on to Slack, so a
+    crawler, which follows links but submits no forms, creates no state however often it comes."""
+    action = html.escape(f"{install_path}?{query}" if query else install_path, quote=True)
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Install Variations</title></head><body>'
+        "<h2>Variations</h2><p>Several takes on a writing task, posted in a thread for your team to vote on.</p>"
+        f'<form method="post" action="{action}"><button type="submit">Add to Slack</button></form>'
+        "</body></html>"
+    )
+
+
 def oauth_pages(flow: OAuthFlow) -> WSGIApp:
-    """`GET /slack/install` and `GET /slack/oauth_redirect`. A browser asks for these, not Slack, so they
-    carry no signature: the state (in the link and in the browser's cookie) and the one-time code guard them."""
+    """`GET /slack/install` (the page), `POST /slack/install` (its button: a new state, then Slack's consent
+    page) and `GET /slack/oauth_redirect`. A browser asks for these, not Slack, so they carry no signature:
+    the state (in the link and in the browser's cookie) and the one-time code guard them."""
 
     def pages(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") != "GET":
-            return plain(start_response, 405, "Only GET is accepted here.", allow="GET")
+        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+        query = str(environ.get("QUERY_STRING") or "")
+        if path == flow.install_path and method == "GET":
+            page = install_page(flow.install_path, query)
+            shown = BoltResponse(status=200, body=page, headers={"content-type": "text/html; charset=utf-8"})
+            return answer(start_response, shown)
+        allowed = "GET, POST" if path == flow.install_path else "GET"
+        if method not in allowed.split(", "):
+            said = allowed.replace(", ", " and ")
+            return plain(start_response, 405, f"Only {said} are accepted here.", allow=allowed)
         request = BoltRequest(
             body="",
-            query=str(environ.get("QUERY_STRING") or ""),
+            query=query,
             headers={"cookie": str(environ.get("HTTP_COOKIE") or "")},  # the state cookie; nothing else is read
         )
         try:
-            if environ.get("PATH_INFO") == flow.install_path:
-                response = flow.handle_installation(request)
-            else:
-                response = flow.handle_callback(request)
+            # the button: a new state, and a redirect to Slack; or Slack's redirect back
+            install = path == flow.install_path
+            response = flow.handle_installation(request) if install else flow.handle_callback(request)
         except (OSError, sqlite3.Error) as error:  # Slack out of reach for oauth.v2.access, a broken disk
             log.error("step=install_failed error=%s", type(error).__name__)
             return plain(start_response, 502, "The installation could not be finished. Please try again.")

@@ -96,14 +96,31 @@ def get(url: str, cookie: str | None = None) -> tuple[int, Message, str]:
         return error.code, error.headers, error.read().decode()
 
 
+def post(url: str) -> tuple[int, Message, str]:
+    """A form's POST as a browser sends it (no fields): status, headers and page, redirects not followed."""
+    request = urllib.request.Request(url, data=b"", method="POST")
+    try:
+        with urllib.request.build_opener(_Stay).open(request, timeout=10) as response:
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode()
+
+
 def install_link(bot: Bot) -> tuple[str, str]:
-    """Open /slack/install: the "Add to Slack" link on the page and the state cookie it set."""
+    """Open /slack/install and click "Add to Slack" (its form posts back): the link to Slack's consent page
+    it redirects to, and the state cookie it set. Only the click sets one."""
     status, headers, page = get(f"{origin(bot)}/slack/install")
-    assert status == 200, page
-    cookie = headers["Set-Cookie"].split(";")[0]
-    found = re.search(r'<a href="([^"]+)"', page)
+    assert status == 200 and "Set-Cookie" not in headers, page
+    found = re.search(r'<form method="post" action="([^"]+)"><button type="submit">Add to Slack', page)
     assert found is not None, page
-    return html.unescape(found.group(1)), cookie
+    status, headers, _ = post(f"{origin(bot)}{html.unescape(found.group(1))}")
+    assert status == 302
+    return headers["Location"], headers["Set-Cookie"].split(";")[0]
+
+
+def states_stored(db: Path) -> int:
+    with closing(sqlite3.connect(installations_path(str(db)))) as conn:
+        return int(conn.execute("select count(*) from oauth_states").fetchone()[0])
 
 
 def install(bot: Bot, workspace: Workspace) -> str:
@@ -217,6 +234,25 @@ def test_two_workspaces_install_and_each_is_answered_with_its_own_token(
     assert len(slack.calls("auth.test")) == checked  # requests are authorized from the store: no Slack call
 
 
+def test_the_install_page_stores_no_state_until_add_to_slack_is_clicked(bot: Bot, db: Path) -> None:
+    """A crawler, or anyone reloading the page, grows nothing; each click issues one state."""
+    for _ in range(50):
+        status, headers, page = get(f"{origin(bot)}/slack/install")
+        assert status == 200 and "Add to Slack" in page and "Set-Cookie" not in headers
+    assert states_stored(db) == 0
+    install_link(bot)
+    install_link(bot)
+    assert states_stored(db) == 2
+
+
+def test_expired_states_are_swept_when_a_new_one_is_issued(bot: Bot, db: Path) -> None:
+    install_link(bot)
+    with closing(sqlite3.connect(installations_path(str(db)))) as conn, conn:
+        conn.execute("update oauth_states set expire_at = ?", [time.time() - 1])  # ten minutes later
+    install_link(bot)
+    assert states_stored(db) == 1
+
+
 def test_a_redirect_without_the_browsers_state_cookie_installs_nothing(bot: Bot, slack: FakeSlackAPI, db: Path) -> None:
     link, _ = install_link(bot)
     status, headers, _ = get(f"{link}&team={A.team}")
@@ -230,11 +266,12 @@ def test_a_redirect_without_the_browsers_state_cookie_installs_nothing(bot: Bot,
     assert bots_stored(db) == {}
 
 
-def test_the_install_pages_take_get_only_and_need_no_slack_signature(bot: Bot) -> None:
-    request = urllib.request.Request(f"{origin(bot)}/slack/install", data=b"x", method="POST")
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=10)
-    assert refused.value.code == 405
+def test_the_install_pages_take_get_and_the_buttons_post_only_and_need_no_slack_signature(bot: Bot) -> None:
+    for url, method in (("slack/install", "PUT"), ("slack/oauth_redirect", "POST")):
+        request = urllib.request.Request(f"{origin(bot)}/{url}", data=b"x", method=method)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 405
     assert get(f"{origin(bot)}/slack/oauth_redirect?error=access_denied")[0] == 200  # the person said no
     assert bot.healthz()[0] == 200
 
