@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.delivery import Delivery
 from bot.followups import FollowUps
 from bot.guard import WellFormed
-from bot.installations import Installations, bolt_options, clients_for, installations_path
+from bot.installations import Installations, NotInstalled, bolt_options, clients_for, installations_path
 from bot.listeners import actions, assistant, commands, failures, forms, home, mentions, shortcuts
 from bot.listeners.later import Later
 from bot.memory import TeamMemory
@@ -142,12 +142,15 @@ def create_app(
     """The Bolt app with its listeners. Request signatures are verified in HTTP mode. With `installations`
     (OAuth) each request is answered with its own workspace's token."""
     logs.install()  # before Bolt makes its loggers: no request body or response_url is ever logged
+    later = Later(after_ack, quiet=runner.ack_first.wait_quiet)
+    not_installed = NotInstalled(installations, later.say) if installations is not None else None
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or None,
         request_verification_enabled=not settings.socket_mode,
-        # Right after signature verification: a payload the listeners cannot read gets a 400, not a 500.
-        before_authorize=WellFormed(),
+        # Right after signature verification: a payload the listeners cannot read gets a 400, not a 500;
+        # with OAuth, a workspace without an installation gets told so.
+        before_authorize=WellFormed(then=not_installed),
         # Listeners are quick (parse, a SQLite write, hand-off to a pool) and make no Slack call (those go
         # to `after_ack`), so they run in the request's own thread and answer when done: no executor hop,
         # no polling for the ack, and a click is in the database before Slack hears back.
@@ -156,7 +159,6 @@ def create_app(
     )
     if installations is not None:
         app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked: delete the workspace's tokens
-    later = Later(after_ack, quiet=runner.ack_first.wait_quiet)
     failures.register(app, later)
     commands.register(app, runner, store, later, settings.max_task_chars)
     forms.register(app, runner, settings.max_task_chars)

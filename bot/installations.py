@@ -18,6 +18,7 @@ queue behind the app's own writers (BEGIN IMMEDIATE, a burst of clicks) in the s
 from __future__ import annotations
 
 import html
+import json
 import logging
 import os
 import sqlite3
@@ -28,9 +29,10 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import BoltContext
+from slack_bolt import BoltContext, Respond
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.authorize import Authorize
+from slack_bolt.middleware import Middleware
 from slack_bolt.oauth import OAuthFlow
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_bolt.request import BoltRequest
@@ -190,6 +192,46 @@ class StoredAuthorize(Authorize):
             bot_scopes=found.scopes,
             user_id=user_id,
         )
+
+
+NOT_INSTALLED = (
+    "Variations isn't installed in this workspace (or was uninstalled), so it can't answer here. "
+    "Ask a workspace admin to install it again."
+)
+# Requests Bolt answers without an installation: Slack's URL check, and the app being uninstalled.
+_NO_INSTALLATION_NEEDED = ("app_uninstalled", "tokens_revoked")
+
+
+class NotInstalled(Middleware):
+    """Before Bolt's authorization: a request from a workspace with no installation gets a clear answer where
+    Slack shows one (a command's ack; a click's response_url, after the ack) and a WARNING naming the team.
+    Bolt's own answer is an empty 200, an ERROR line, and a Slack call before the ack."""
+
+    def __init__(self, installations: Installations, say: Callable[[Respond, str], None]) -> None:
+        self.installations = installations
+        self.say = say
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        body = req.body
+        found = body.get("event")
+        event: dict[str, Any] = found if isinstance(found, dict) else {}
+        team_id = req.context.team_id
+        if (
+            not team_id
+            or body.get("type") in ("url_verification", "ssl_check")
+            or event.get("type") in _NO_INSTALLATION_NEEDED
+            or self.installations.bot_for(team_id) is not None
+        ):
+            return next()
+        kind = "command" if "command" in body else str(event.get("type") or body.get("type") or "unknown")
+        log.warning("step=not_installed team=%s kind=%s", team_id, kind)
+        if "command" in body:
+            answer = json.dumps({"response_type": "ephemeral", "text": NOT_INSTALLED})
+            return BoltResponse(status=200, body=answer, headers={"content-type": "application/json"})
+        respond = req.context.respond
+        if respond is not None and respond.response_url:
+            self.say(respond, NOT_INSTALLED)  # after the ack: a Slack call never holds one up
+        return BoltResponse(status=200, body="")
 
 
 class TeamClients:

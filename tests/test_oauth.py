@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -33,7 +34,7 @@ from bot.config import ConfigError, Settings
 from bot.installations import BOT_SCOPES, authorize_page, installations_path
 from bot.stats import stats
 from tests.fakes.anthropic_api import FakeAnthropicAPI, prompt_text
-from tests.fakes.signing import signed_headers
+from tests.fakes.signing import block_actions_body, signed_headers
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlackAPI
 from tests.helpers import ROOT, SIGNING_SECRET, Bot, section_texts, start_bot, texts
 from tests.scripted import approach_of, is_plan_prompt, plan_reply
@@ -351,13 +352,40 @@ def test_a_workspace_that_leaves_has_its_tokens_deleted_and_gets_no_answer(
     assert bots_stored(db) == {"TB": slack.token_for("TB")}
 
     calls = len(slack.calls())
-    assert command(bot, A, "Write a tagline")[0] == 200
-    said = slack.wait_for(lambda: slack.responses(f"command-{A.team}"))[0]
-    assert "no longer available" in said["text"]  # Bolt's note: reinstall the app
+    status, body = command(bot, A, "Write a tagline")
+    assert status == 200 and json.loads(body)["response_type"] == "ephemeral"
+    assert "isn't installed in this workspace" in json.loads(body)["text"]  # in the ack: no Slack call
     run_in(bot, B, "Name our release")  # the other workspace is served as before
     assert runs_of(bot, A) == [served]
     later = slack.calls()[calls:]
     assert later and all(c.team == B.team and c.params.get("channel") in (None, B.channel) for c in later)
+
+
+def test_a_workspace_that_never_installed_is_told_so_and_logged_as_a_warning(
+    bot: Bot, slack: FakeSlackAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    install(bot, A)
+    stranger = Workspace("TZ", "CZ", "UZ")
+    with caplog.at_level(logging.INFO):
+        status, body = command(bot, stranger, "Write a tagline")
+        payload = {
+            "type": "block_actions",
+            "team": {"id": stranger.team},
+            "user": {"id": stranger.user, "team_id": stranger.team},
+            "channel": {"id": stranger.channel},
+            "response_url": slack.response_url("click-TZ"),
+            "actions": [{"action_id": "vote_up", "value": "1", "type": "button"}],
+        }
+        click = block_actions_body(payload)
+        assert bot.post(click, signed_headers(click, SIGNING_SECRET)) == (200, "")
+        (note,) = slack.wait_for(lambda: slack.responses("click-TZ"))
+    assert status == 200 and "isn't installed in this workspace" in json.loads(body)["text"]
+    assert note["response_type"] == "ephemeral" and "isn't installed in this workspace" in note["text"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "step=not_installed team=TZ kind=command" in warnings
+    assert "step=not_installed team=TZ kind=block_actions" in warnings
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert slack.calls("chat.postMessage") == [] and bot.claude.requests() == []
 
 
 def test_purge_deletes_one_workspace_and_keeps_the_other_and_its_scoreboard(
