@@ -9,11 +9,11 @@ import logging
 from collections.abc import Callable, Hashable
 
 from bot.admission import InFlight
-from bot.blocks import writing_message
-from bot.delivery import Delivery
-from bot.outbox import Kind, Outbox
+from bot.blocks import failed_variation_message, writing_message
+from bot.delivery import PURGED, Delivery
+from bot.outbox import Kind, Outbox, fixed
 from bot.render import blind_label
-from bot.rows import RunStatus, Tally, VariationRow, VariationStatus
+from bot.rows import MissingRow, RunStatus, Tally, VariationRow, VariationStatus
 from bot.slack_client import SlackFor
 from bot.store import Store
 from bot.streams import Stream
@@ -164,10 +164,20 @@ class FollowUps:
 
             result = write(row.position, on_reply)
             deliveries: list[Hashable] = []
-            self.delivery.finish_variation(slack, row.id, result, ts, deliveries, stream)
-            usage = result.usage
-            cost = self.delivery.cost(result.model, usage)
-            self.store.add_run_tokens(slack.run_id, usage.input_tokens, usage.output_tokens, cost)
+            try:
+                self.delivery.finish_variation(slack, row.id, result, ts, deliveries, stream)
+                usage = result.usage
+                cost = self.delivery.cost(result.model, usage)
+                self.store.add_run_tokens(slack.run_id, usage.input_tokens, usage.output_tokens, cost)
+            except MissingRow:  # purged with --force meanwhile: its message ends, saying so; no row is touched
+                log.warning("run=%d step=purged_while_writing variation=%d", slack.run_id, row.id)
+                if stream is not None:
+                    stream.finish(None)  # stopped, so that it can be rewritten
+                if ts is not None:
+                    slack.update(
+                        ts, fixed(failed_variation_message(position, approach, PURGED, label=label)), Kind.FINAL
+                    )
+                return
             self.outbox.wait(deliveries, timeout=self.outbox.policy.deadline)
             self.delivery.update_parent(slack, None, Kind.FINAL)
         finally:

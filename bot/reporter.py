@@ -27,7 +27,7 @@ from bot.blocks import (
     plan_failed_message,
     writing_message,
 )
-from bot.delivery import Delivery
+from bot.delivery import PURGED, Delivery
 from bot.memory import TeamMemory
 from bot.metrics import Metrics
 from bot.outbox import Kind, Outbox, fixed
@@ -68,7 +68,6 @@ NOT_RECORDED = (
     "Please tell whoever runs Variations."
 )
 STORAGE_FAILED = "the app's database could not be written; nothing more can be saved for this run"
-PURGED = "this run's data was deleted (its workspace's data was purged) while it was being written"
 
 
 @dataclass

@@ -468,6 +468,33 @@ def test_purge_mid_run_is_refused_then_forced_and_never_touches_the_other_worksp
     assert "PURGED-RUN" not in json.dumps(bot.store.query("select * from variations"))
 
 
+def test_a_synthesis_being_written_when_its_workspace_is_purged_ends_saying_so(
+    bot: Bot, slack: FakeSlackAPI, claude: FakeAnthropicAPI, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    install(bot, A)
+    run_id = run_in(bot, A, "Write a tagline")
+    gate = threading.Event()
+    claude.responder = lambda request: (gate.wait(30), "<response>PURGED-RUN synthesis</response>")[1]
+    payload = {
+        "type": "block_actions",
+        "team": {"id": A.team},
+        "user": {"id": A.user, "team_id": A.team},
+        "channel": {"id": A.channel},
+        "response_url": slack.response_url("synthesize-TA"),
+        "actions": [{"action_id": "synthesize", "value": str(run_id), "type": "button"}],
+    }
+    click = block_actions_body(payload)
+    assert bot.post(click, signed_headers(click, SIGNING_SECRET)) == (200, "")
+    slack.wait_for(lambda: [v for v in bot.store.variations(run_id) if v.type == "synthesis" and v.message_ts])
+    assert main(["purge", "--team", "TA", "--db", str(db)]) == 2  # the synthesis is being written
+    assert main(["purge", "--team", "TA", "--db", str(db), "--force"]) == 0
+    capsys.readouterr()
+    gate.set()
+    slack.wait_for(lambda: any("data was deleted" in texts(m) for m in slack.messages(A.channel)))
+    assert not any("Writing" in texts(m) for m in slack.messages(A.channel))
+    assert bot.store.query("select count(*) from variations") == [(0,)]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
