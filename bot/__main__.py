@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purger.add_argument("--team", metavar="T…", help="the workspace id (required)")
     purger.add_argument("--db", metavar="PATH", help="SQLite file (default: $VARIATIONS_DB, else variations.db)")
+    purger.add_argument(
+        "--force", action="store_true", help="purge even while the workspace's runs are being written (they stop)"
+    )
     return parser
 
 
@@ -79,7 +82,7 @@ def run_purge(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print("error: purge needs --team T… (the workspace whose data to delete)", file=sys.stderr)
         return 2
     try:
-        purged = purge(db_path_from(args.db, environ), args.team)
+        purged = purge(db_path_from(args.db, environ), args.team, force=args.force)
     except PurgeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, S
 from slack_sdk.http_retry.handler import RetryHandler
 
 from bot.config import Settings
-from bot.listeners import actions, assistant, commands, forms, home, mentions, shortcuts, stops
+from bot.listeners import actions, assistant, commands, failures, forms, home, mentions, shortcuts, stops
 from bot.observe import logs
 from bot.observe.metrics import Metrics
 from bot.parse.payloads import WellFormed
@@ -24,7 +24,7 @@ from bot.slack.outbox import Outbox, Policy
 from bot.slack.pacing import UpdateBudget
 from bot.slack.sessions import Sessions
 from bot.slack.streams import Streams
-from bot.slack.workspaces import bolt_options, clients_for
+from bot.slack.workspaces import NotInstalled, bolt_options, clients_for
 from bot.store.installations import Installations, installations_path
 from bot.store.store import Store
 from bot.store.team_record import TeamMemory
@@ -148,12 +148,15 @@ def create_app(
     """The Bolt app with its listeners. Request signatures are verified in HTTP mode. With `installations`
     (OAuth) each request is answered with its own workspace's token."""
     logs.install()  # before Bolt makes its loggers: no request body or response_url is ever logged
+    later = Later(after_ack, quiet=runner.ack_first.wait_quiet)
+    not_installed = NotInstalled(installations, later.say) if installations is not None else None
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or None,
         request_verification_enabled=not settings.socket_mode,
-        # Right after signature verification: a payload the listeners cannot read gets a 400, not a 500.
-        before_authorize=WellFormed(),
+        # Right after signature verification: a payload the listeners cannot read gets a 400, not a 500;
+        # with OAuth, a workspace without an installation gets told so.
+        before_authorize=WellFormed(then=not_installed),
         # Listeners are quick (parse, a SQLite write, hand-off to a pool) and make no Slack call (those go
         # to `after_ack`), so they run in the request's own thread and answer when done: no executor hop,
         # no polling for the ack, and a click is in the database before Slack hears back.
@@ -162,7 +165,7 @@ def create_app(
     )
     if installations is not None:
         app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked: delete the workspace's tokens
-    later = Later(after_ack, quiet=runner.ack_first.wait_quiet)
+    failures.register(app, later)
     commands.register(app, runner, store, later, settings.max_task_chars)
     forms.register(app, runner, settings.max_task_chars)
     actions.register(app, store, runner, refresher, later, metrics, closer)
@@ -232,7 +235,9 @@ def build(
         closer=closer,
         stops=stopping,
     )
-    admission = Admission(Limits(per_user=settings.max_runs_per_user, per_workspace=settings.max_runs_per_workspace))
+    store.tickets.stale_after = settings.stale_after  # a process silent this long is gone, its tickets with it
+    limits = Limits(per_user=settings.max_runs_per_user, per_workspace=settings.max_runs_per_workspace)
+    admission = Admission(limits, store.tickets)
     ack_first = AckFirst()
     runner = Runner(reporter, followups, recovery, admission, runs, ack_first, stopping)
     refresher = VoteRefresher(store, outbox)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 import re
 import sqlite3
 import stat
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -32,10 +34,11 @@ from bot.config import ConfigError, Settings
 from bot.slack.workspaces import BOT_SCOPES, authorize_page
 from bot.store.installations import installations_path
 from bot.store.stats import stats
-from tests.fakes.anthropic_api import FakeAnthropicAPI
-from tests.fakes.signing import signed_headers
+from tests.fakes.anthropic_api import FakeAnthropicAPI, prompt_text
+from tests.fakes.signing import block_actions_body, signed_headers
 from tests.fakes.slack_api import BOT_USER_ID, FakeSlackAPI
 from tests.helpers import ROOT, SIGNING_SECRET, Bot, section_texts, start_bot, texts
+from tests.scripted import approach_of, is_plan_prompt, plan_reply
 
 CLIENT_ID, CLIENT_SECRET = "1111.2222", "oauth-client-secret"
 OAUTH_ENV = {"SLACK_BOT_TOKEN": "", "SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": CLIENT_SECRET}
@@ -95,14 +98,31 @@ def get(url: str, cookie: str | None = None) -> tuple[int, Message, str]:
         return error.code, error.headers, error.read().decode()
 
 
+def post(url: str) -> tuple[int, Message, str]:
+    """A form's POST as a browser sends it (no fields): status, headers and page, redirects not followed."""
+    request = urllib.request.Request(url, data=b"", method="POST")
+    try:
+        with urllib.request.build_opener(_Stay).open(request, timeout=10) as response:
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode()
+
+
 def install_link(bot: Bot) -> tuple[str, str]:
-    """Open /slack/install: the "Add to Slack" link on the page and the state cookie it set."""
+    """Open /slack/install and click "Add to Slack" (its form posts back): the link to Slack's consent page
+    it redirects to, and the state cookie it set. Only the click sets one."""
     status, headers, page = get(f"{origin(bot)}/slack/install")
-    assert status == 200, page
-    cookie = headers["Set-Cookie"].split(";")[0]
-    found = re.search(r'<a href="([^"]+)"', page)
+    assert status == 200 and "Set-Cookie" not in headers, page
+    found = re.search(r'<form method="post" action="([^"]+)"><button type="submit">Add to Slack', page)
     assert found is not None, page
-    return html.unescape(found.group(1)), cookie
+    status, headers, _ = post(f"{origin(bot)}{html.unescape(found.group(1))}")
+    assert status == 302
+    return headers["Location"], headers["Set-Cookie"].split(";")[0]
+
+
+def states_stored(db: Path) -> int:
+    with closing(sqlite3.connect(installations_path(str(db)))) as conn:
+        return int(conn.execute("select count(*) from oauth_states").fetchone()[0])
 
 
 def install(bot: Bot, workspace: Workspace) -> str:
@@ -216,6 +236,25 @@ def test_two_workspaces_install_and_each_is_answered_with_its_own_token(
     assert len(slack.calls("auth.test")) == checked  # requests are authorized from the store: no Slack call
 
 
+def test_the_install_page_stores_no_state_until_add_to_slack_is_clicked(bot: Bot, db: Path) -> None:
+    """A crawler, or anyone reloading the page, grows nothing; each click issues one state."""
+    for _ in range(50):
+        status, headers, page = get(f"{origin(bot)}/slack/install")
+        assert status == 200 and "Add to Slack" in page and "Set-Cookie" not in headers
+    assert states_stored(db) == 0
+    install_link(bot)
+    install_link(bot)
+    assert states_stored(db) == 2
+
+
+def test_expired_states_are_swept_when_a_new_one_is_issued(bot: Bot, db: Path) -> None:
+    install_link(bot)
+    with closing(sqlite3.connect(installations_path(str(db)))) as conn, conn:
+        conn.execute("update oauth_states set expire_at = ?", [time.time() - 1])  # ten minutes later
+    install_link(bot)
+    assert states_stored(db) == 1
+
+
 def test_a_redirect_without_the_browsers_state_cookie_installs_nothing(bot: Bot, slack: FakeSlackAPI, db: Path) -> None:
     link, _ = install_link(bot)
     status, headers, _ = get(f"{link}&team={A.team}")
@@ -229,11 +268,12 @@ def test_a_redirect_without_the_browsers_state_cookie_installs_nothing(bot: Bot,
     assert bots_stored(db) == {}
 
 
-def test_the_install_pages_take_get_only_and_need_no_slack_signature(bot: Bot) -> None:
-    request = urllib.request.Request(f"{origin(bot)}/slack/install", data=b"x", method="POST")
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=10)
-    assert refused.value.code == 405
+def test_the_install_pages_take_get_and_the_buttons_post_only_and_need_no_slack_signature(bot: Bot) -> None:
+    for url, method in (("slack/install", "PUT"), ("slack/oauth_redirect", "POST")):
+        request = urllib.request.Request(f"{origin(bot)}/{url}", data=b"x", method=method)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 405
     assert get(f"{origin(bot)}/slack/oauth_redirect?error=access_denied")[0] == 200  # the person said no
     assert bot.healthz()[0] == 200
 
@@ -313,13 +353,40 @@ def test_a_workspace_that_leaves_has_its_tokens_deleted_and_gets_no_answer(
     assert bots_stored(db) == {"TB": slack.token_for("TB")}
 
     calls = len(slack.calls())
-    assert command(bot, A, "Write a tagline")[0] == 200
-    said = slack.wait_for(lambda: slack.responses(f"command-{A.team}"))[0]
-    assert "no longer available" in said["text"]  # Bolt's note: reinstall the app
+    status, body = command(bot, A, "Write a tagline")
+    assert status == 200 and json.loads(body)["response_type"] == "ephemeral"
+    assert "isn't installed in this workspace" in json.loads(body)["text"]  # in the ack: no Slack call
     run_in(bot, B, "Name our release")  # the other workspace is served as before
     assert runs_of(bot, A) == [served]
     later = slack.calls()[calls:]
     assert later and all(c.team == B.team and c.params.get("channel") in (None, B.channel) for c in later)
+
+
+def test_a_workspace_that_never_installed_is_told_so_and_logged_as_a_warning(
+    bot: Bot, slack: FakeSlackAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    install(bot, A)
+    stranger = Workspace("TZ", "CZ", "UZ")
+    with caplog.at_level(logging.INFO):
+        status, body = command(bot, stranger, "Write a tagline")
+        payload = {
+            "type": "block_actions",
+            "team": {"id": stranger.team},
+            "user": {"id": stranger.user, "team_id": stranger.team},
+            "channel": {"id": stranger.channel},
+            "response_url": slack.response_url("click-TZ"),
+            "actions": [{"action_id": "vote_up", "value": "1", "type": "button"}],
+        }
+        click = block_actions_body(payload)
+        assert bot.post(click, signed_headers(click, SIGNING_SECRET)) == (200, "")
+        (note,) = slack.wait_for(lambda: slack.responses("click-TZ"))
+    assert status == 200 and "isn't installed in this workspace" in json.loads(body)["text"]
+    assert note["response_type"] == "ephemeral" and "isn't installed in this workspace" in note["text"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "step=not_installed team=TZ kind=command" in warnings
+    assert "step=not_installed team=TZ kind=block_actions" in warnings
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert slack.calls("chat.postMessage") == [] and bot.claude.requests() == []
 
 
 def test_purge_deletes_one_workspace_and_keeps_the_other_and_its_scoreboard(
@@ -361,6 +428,78 @@ def test_purge_deletes_one_workspace_and_keeps_the_other_and_its_scoreboard(
 
     assert main(["purge", "--team", "TA", "--db", str(db)]) == 0  # again: nothing left
     assert capsys.readouterr().out == "purged workspace TA: 0 runs, 0 variations, 0 clicks, 0 votes, 0 installations\n"
+
+
+def test_purge_mid_run_is_refused_then_forced_and_never_touches_the_other_workspace(
+    bot: Bot, slack: FakeSlackAPI, claude: FakeAnthropicAPI, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A's run is being written when A's data is purged: purge refuses, then --force deletes it; B's next
+    run gets new ids, and A's late writes reach neither B's rows nor B's threads; A's thread ends saying why."""
+    install(bot, A)
+    install(bot, B)
+    gate = threading.Event()
+
+    def respond(request: dict[str, Any]) -> str:
+        if is_plan_prompt(request):
+            return plan_reply()
+        if "Purge me" in prompt_text(request):
+            gate.wait(30)
+            return "<response>PURGED-RUN TEXT from TA</response>"
+        return f"<response>B's {approach_of(request)} take</response>"
+
+    claude.responder = respond
+    earlier = run_in(bot, B, "Name our release")  # B already has a run, with lower ids than A's
+    assert command(bot, A, "Purge me")[0] == 200
+    (ours,) = slack.wait_for(lambda: runs_of(bot, A))
+    slack.wait_for(lambda: len([v for v in bot.store.variations(ours) if v.message_ts]) == 3)
+    highest = bot.store.query("select max(id) from variations")[0][0]
+
+    assert main(["purge", "--team", "TA", "--db", str(db)]) == 2
+    said = capsys.readouterr().err
+    assert "1 run of workspace TA is being written" in said and "--force" in said
+    assert bot.store.find_run(ours) is not None  # refused: nothing deleted
+
+    assert main(["purge", "--team", "TA", "--db", str(db), "--force"]) == 0
+    assert capsys.readouterr().out.startswith("purged workspace TA: 1 run, 3 variations")
+    theirs = run_in(bot, B, "Name our next release")
+    assert theirs > ours and min(v.id for v in bot.store.variations(theirs)) > highest  # ids never reused
+    before = [bot.store.find_run(theirs), bot.store.variations(theirs), bot.store.variations(earlier)]
+
+    gate.set()  # A's workers answer now, after the purge
+    # the parent and its three approaches end, saying why; none is left showing a working state
+    slack.wait_for(lambda: sum("data was deleted" in texts(m) for m in slack.messages(A.channel)) == 4)
+    assert not any("Writing" in texts(m) for m in slack.messages(A.channel))
+    assert [bot.store.find_run(theirs), bot.store.variations(theirs), bot.store.variations(earlier)] == before
+    assert bot.store.query("select count(*) from runs where team_id = 'TA'") == [(0,)]
+    assert not any("PURGED-RUN" in texts(m) for m in slack.messages(B.channel))
+    assert "PURGED-RUN" not in json.dumps(bot.store.query("select * from variations"))
+
+
+def test_a_synthesis_being_written_when_its_workspace_is_purged_ends_saying_so(
+    bot: Bot, slack: FakeSlackAPI, claude: FakeAnthropicAPI, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    install(bot, A)
+    run_id = run_in(bot, A, "Write a tagline")
+    gate = threading.Event()
+    claude.responder = lambda request: (gate.wait(30), "<response>PURGED-RUN synthesis</response>")[1]
+    payload = {
+        "type": "block_actions",
+        "team": {"id": A.team},
+        "user": {"id": A.user, "team_id": A.team},
+        "channel": {"id": A.channel},
+        "response_url": slack.response_url("synthesize-TA"),
+        "actions": [{"action_id": "synthesize", "value": str(run_id), "type": "button"}],
+    }
+    click = block_actions_body(payload)
+    assert bot.post(click, signed_headers(click, SIGNING_SECRET)) == (200, "")
+    slack.wait_for(lambda: [v for v in bot.store.variations(run_id) if v.type == "synthesis" and v.message_ts])
+    assert main(["purge", "--team", "TA", "--db", str(db)]) == 2  # the synthesis is being written
+    assert main(["purge", "--team", "TA", "--db", str(db), "--force"]) == 0
+    capsys.readouterr()
+    gate.set()
+    slack.wait_for(lambda: any("data was deleted" in texts(m) for m in slack.messages(A.channel)))
+    assert not any("Writing" in texts(m) for m in slack.messages(A.channel))
+    assert bot.store.query("select count(*) from variations") == [(0,)]
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ reconnect, closes the link or the link drops."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sqlite3
@@ -121,6 +122,18 @@ def test_help_is_the_ack_itself(bot: SocketBot) -> None:
     ack = bot.slack.ack(bot.slack.command("help"))
     assert ack.payload is not None and ack.payload["response_type"] == "ephemeral"
     assert "/variations" in texts(ack.payload)
+
+
+def test_an_envelope_the_guard_refuses_is_acked_all_the_same_and_the_refusal_logged(
+    bot: SocketBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack re-sends an envelope it never saw acked: a malformed one (a click naming no user) must be acked."""
+    payload = {"type": "block_actions", "team": {"id": "T0001"}, "actions": [{"action_id": "vote_up", "value": "1"}]}
+    with caplog.at_level(logging.WARNING, logger="bot.entry.socket_mode"):
+        ack = bot.slack.ack(bot.slack.interactive(payload))
+    assert ack.payload is None
+    assert "refused an envelope: type=interactive status=400 reason=The payload names no user." in caplog.text
+    assert bot.store.db["feedback"].count == 0
 
 
 def test_vote_click_is_acked_and_stored(bot: SocketBot) -> None:

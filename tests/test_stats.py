@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.render.home import MAX_BLOCKS, NO_VOTES, RANKING_NOTE, home_view, stats_message
+from bot.store.scoreboard import count_scopes, finish_recount, start_recount
 from bot.store.stats import RecentRun, Stats, TypeStats, recent_runs, stats
 from bot.store.store import VOTE_VALUES as VOTES
 from bot.store.store import Store
@@ -216,18 +217,67 @@ def test_a_database_from_before_the_totals_gets_them_counted_on_opening(tmp_path
     assert {"owner"} <= set(reopened.db["runs"].columns_dict) & set(reopened.db["variations"].columns_dict)
 
 
-def test_rows_changed_behind_the_stores_back_are_recounted_at_the_next_scoreboard(store: Store) -> None:
+def test_rows_changed_behind_the_stores_back_are_recounted_in_the_background_not_by_the_scoreboard(
+    store: Store,
+) -> None:
     """An older version of the app still running during an upgrade, or a hand edit, changes rows without
-    keeping the totals: the next scoreboard notices and counts again."""
+    keeping the totals: the scoreboard says its totals are being recounted, and the recount (the recovery
+    thread's, on each heartbeat) brings them back in line."""
     assert not store.refresh_scoreboard()
+    before = stats(store, "T1", "CB")
     with closing(sqlite3.connect(store.path)) as other, other:
         other.execute("delete from votes where run_id = 3")  # CB's old run: lifestyle -1 and practical -2
         other.execute("update variations set status = 'failed' where run_id = 4 and type = 'technical'")
+    stale = stats(store, "T1", "CB")
+    assert stale.recounting and stale.types == before.types  # answered at once, from the totals as they are
+    assert "being recounted" in str(stats_message(stale, stats(store, "T1")))
+    assert store.refresh_scoreboard()
     assert stats(store, "T1", "CB").types == [
         TypeStats("lifestyle", variations=1, up=0, down=0, net=0, firsts=0.0, first_share=0.0),
         TypeStats("practical", variations=2, up=0, down=0, net=0, firsts=0.0, first_share=0.0),
     ]
+    assert not stats(store, "T1", "CB").recounting
     assert not store.refresh_scoreboard()
+
+
+def test_clicks_and_new_variations_during_a_recount_are_counted(store: Store) -> None:
+    """The recount reads a snapshot without holding the write lock; what the store changes meanwhile is
+    added on top when it writes the totals."""
+    with closing(sqlite3.connect(store.path)) as other, other:
+        other.execute("update variations set status = 'done' where run_id = 4")  # stale: a recount is due
+    with store._connection.write() as db:
+        assert start_recount(db)
+    with store.reader() as snapshot:
+        counted = count_scopes(snapshot)
+        (first, *_) = [v.id for v in store.variations(1)]
+        record_clicks(store, first, ("U7", "up"), ("U8", "down"), ("U9", "up"))  # after the snapshot
+        added = store.add_variation(3, None, "fresh", "a new version")
+        store.update_variation(added, status="done")
+        record_clicks(store, added, ("U7", "up"))
+        with store._connection.write() as db:
+            assert finish_recount(db, snapshot, counted)
+    assert not store.refresh_scoreboard()
+    kept = every_scoreboard(store)
+    store.rebuild_scoreboard()
+    assert every_scoreboard(store) == kept
+
+
+def test_a_change_behind_the_stores_back_during_a_recount_makes_it_start_again(store: Store) -> None:
+    with closing(sqlite3.connect(store.path)) as other, other:
+        other.execute("delete from votes where run_id = 3")
+    with store._connection.write() as db:
+        assert start_recount(db)
+    with store.reader() as snapshot:
+        counted = count_scopes(snapshot)
+        with closing(sqlite3.connect(store.path)) as other, other:
+            other.execute("update variations set type = 'other' where run_id = 4")  # not noted by the store
+        with store._connection.write() as db:
+            assert not finish_recount(db, snapshot, counted)
+    assert stats(store, "T1").recounting
+    assert store.refresh_scoreboard()
+    kept = every_scoreboard(store)
+    store.rebuild_scoreboard()
+    assert every_scoreboard(store) == kept
 
 
 # -- blocks ------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ is left "running"."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.helpers import CHANNEL, Bot, buttons, start_bot, texts
+from tests.helpers import CHANNEL, Bot, buttons, press, start_bot, texts
 from tests.scripted import Script
 
 
@@ -30,14 +31,25 @@ def quick_bot(slack: FakeSlackAPI, claude: FakeAnthropicAPI, tmp_path: Path) -> 
 
 def test_a_request_that_cannot_be_recorded_is_told_so(bot: Bot) -> None:
     read_only(bot, True)
-    assert bot.command("Write a tagline") == (200, "")
-    answer = bot.slack.wait_for(lambda: bot.slack.responses("command"))[0]
-    assert answer["response_type"] == "ephemeral" and "couldn't record this request" in answer["text"]
+    status, body = bot.command("Write a tagline")
+    answer = json.loads(body)  # the ack itself: admitting the run is the first write, and it fails
+    assert status == 200 and answer["response_type"] == "ephemeral" and "couldn't record this request" in answer["text"]
     assert bot.slack.calls("chat.postMessage") == [] and bot.claude.requests() == []
     status, report = bot.healthz()
     assert status == 503 and report["ok"] is False and "readonly" in str(report["database"])
     read_only(bot, False)
     assert bot.healthz()[0] == 200
+
+
+def test_healthz_answers_503_when_the_database_file_cannot_grow(bot: Bot) -> None:
+    """A full disk: rows updated in place (the heartbeat) still commit, new rows do not."""
+    (pages,) = bot.store.db.execute("PRAGMA page_count").fetchone()
+    bot.store.db.execute(f"PRAGMA max_page_count = {pages}")
+    status, report = bot.healthz()
+    assert status == 503 and report["ok"] is False and "full" in str(report["database"])
+    bot.store.db.execute("PRAGMA max_page_count = 1073741823")
+    assert bot.healthz()[0] == 200
+    assert bot.store.query("select count(*) from seen_events") == [(0,)]  # the probe leaves no row
 
 
 def test_a_click_that_cannot_be_saved_is_told_so(bot: Bot) -> None:
@@ -78,3 +90,20 @@ def test_a_run_whose_database_fails_ends_visibly_and_is_recovered(quick_bot: Bot
         assert bot.slack.wait_for(
             lambda row=row: buttons(bot.slack.message(CHANNEL, row.message_ts)) == {"retry": "🔁 Retry"}
         )
+
+
+def test_a_listener_that_cannot_read_the_database_answers_200_and_says_so_privately(bot: Bot) -> None:
+    bot.command("Write a tagline")
+    bot.wait_run()
+    bot.store.db.execute("alter table variations rename to variations_away")  # every read of it fails now
+    try:
+        assert press(bot, "vote_up", "1") == (200, "")
+        assert press(bot, "regenerate", "1") == (200, "")
+        for key in ("vote_up-U0001", "regenerate-U0001"):
+            (note,) = bot.slack.wait_for(lambda key=key: bot.slack.responses(key))
+            assert note["response_type"] == "ephemeral" and "couldn't read its database" in note["text"]
+    finally:
+        bot.store.db.execute("alter table variations_away rename to variations")
+    assert bot.store.db["feedback"].count == 0
+    assert bot.click(1, "up")[0] == 200  # and once it reads again, the click counts
+    bot.slack.wait_for(lambda: bot.store.db["feedback"].count == 1)

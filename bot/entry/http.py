@@ -1,8 +1,8 @@
 """HTTP mode: the Bolt app behind waitress, a production WSGI server (Bolt's `App.start()` is a development
 server). Every Slack request arrives at `POST /slack/events`, through the checks in `bot.entry.guard`;
-`GET /healthz` reports the database and the thread pools (503 when the database does not answer);
-`GET /metrics` serves the Prometheus metrics. With OAuth on, `GET /slack/install` and
-`GET /slack/oauth_redirect` are the install pages a browser visits (see `bot.entry.install_pages`)."""
+`GET /healthz` reports the database and the thread pools (503 when the database does not take a new row);
+`GET /metrics` serves the Prometheus metrics. With OAuth on, `GET /slack/install` (its button POSTs back to
+it) and `GET /slack/oauth_redirect` are the install pages a browser visits (see `bot.entry.install_pages`)."""
 
 from __future__ import annotations
 

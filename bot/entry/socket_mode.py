@@ -12,6 +12,7 @@ itself, one envelope at a time, with the pings waiting behind a listener that wa
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Coroutine
@@ -27,9 +28,12 @@ from slack_bolt.adapter.socket_mode.internals import run_bolt_app
 from slack_bolt.adapter.socket_mode.websockets import SocketModeHandler
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.work.ack_first import AckFirst
+
+log = logging.getLogger(__name__)
 
 # Envelopes answered at once, as the HTTP server's 16 request threads: a listener holds one for
 # milliseconds (it makes no Slack call before its ack) unless SQLite's write lock makes a click wait.
@@ -61,7 +65,18 @@ class _Handler(SocketModeHandler):
         start = time.time()
         with self.ack_first.answering():  # runs wait for the acks of a burst here too, as over HTTP
             response = await asyncio.get_running_loop().run_in_executor(self.pool, run_bolt_app, self.app, req)
-            await send_async_response(client, req, response, start)
+            if response.status == 200:
+                await send_async_response(client, req, response, start)
+            else:
+                # Bolt's adapter acks a 200 only, and Slack re-sends an envelope it never saw acked: the guard's
+                # refusal (a malformed payload, 400; a kind the app does not answer, 404) is acked empty and logged.
+                log.warning(
+                    "refused an envelope: type=%s status=%d reason=%s",
+                    req.type,
+                    response.status,
+                    str(response.body or "").strip()[:200],
+                )
+                await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
 
 
 class SocketMode:

@@ -223,10 +223,14 @@ class WellFormed(Middleware):
     payload lacking what the listeners need gets a 400 rather than a 500 from deep inside Bolt or a
     listener, and one of a kind nothing handles a 404 without Bolt's matching ever indexing into it."""
 
+    def __init__(self, then: Middleware | None = None) -> None:
+        """`then`: another check for requests that pass this one (see bot.slack.workspaces.NotInstalled)."""
+        self.then = then
+
     def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse | None:
         found = problem(req.body)
         if found is None:
-            return next()
+            return next() if self.then is None else self.then.process(req=req, resp=resp, next=next)
         status, reason = found
         log.warning("refused a verified request: %d %s", status, reason)
         return BoltResponse(status=status, body=reason)

@@ -65,6 +65,9 @@ def usage_line(s: Stats) -> str:
     return line
 
 
+RECOUNTING = " · ⏳ being recounted (rows were changed outside the app): ask again in a minute"
+
+
 def stats_blocks(s: Stats, *, top: int = TOP_TYPES) -> list[Block]:
     """One scope: its label, its top ranked types, then the top types without enough votes to rank (or a
     nudge to vote), then runs and tokens."""
@@ -72,7 +75,8 @@ def stats_blocks(s: Stats, *, top: int = TOP_TYPES) -> list[Block]:
     waiting = [t for t in s.types if t.votes and not t.ranked.enough][:top]
     lines = [type_line(rank, t) for rank, t in enumerate(ranked, start=1)] + [type_line(None, t) for t in waiting]
     body = "\n".join(lines or [NO_VOTES])  # at most twice `top` lines of ~150 characters: far below 3000
-    return [section(f"*{escape(s.scope_label)}*\n{body}"), context_block(usage_line(s))]
+    usage = usage_line(s) + (RECOUNTING if s.recounting else "")
+    return [section(f"*{escape(s.scope_label)}*\n{body}"), context_block(usage)]
 
 
 def stats_message(channel: Stats, workspace: Stats) -> Message:

@@ -12,7 +12,7 @@ ends, so no thread is left showing work. A 429, a 5xx or a dropped connection is
 The calls go out from one thread of their own, in the order asked: a run never waits on them, and a thread's
 `active` never overtakes its `processing`.
 
-The AI pane's status line (`assistant.threads.setStatus`, bot.threads.show_status) stays: it belongs to the
+The AI pane's status line (`assistant.threads.setStatus`, bot.slack.run_thread.show_status) stays: it belongs to the
 pane (assistant_view), which Slack keeps until apps move to agent_view; sessions replace it there.
 """
 

@@ -1,8 +1,9 @@
 """Installable in any workspace (OAuth v2), switched on by SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, and the
 client of each workspace.
 
-Bolt's `OAuthFlow` serves `GET /slack/install` (a page with the "Add to Slack" link; it sets the state
-cookie) and `GET /slack/oauth_redirect` (checks the state, exchanges the code with `oauth.v2.access` at
+`GET /slack/install` is a page with an "Add to Slack" button (storing nothing); the button POSTs back, and
+Bolt's `OAuthFlow` then issues the state (a row, and the browser's cookie) and redirects to Slack. The flow
+also serves `GET /slack/oauth_redirect` (checks the state, exchanges the code with `oauth.v2.access` at
 SLACK_API_URL, stores the installation: bot/store/installations.py); bot/entry/install_pages.py serves
 them. Every request is then answered with its own workspace's bot token (`StoredAuthorize`), and the app's
 own threads (runs, the outbox, recovery), which no request hands a client, get theirs from `TeamClients`.
@@ -11,14 +12,19 @@ Bolt's built-in `app_uninstalled` and `tokens_revoked` listeners delete a worksp
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import BoltContext
+from slack_bolt import BoltContext, Respond
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.authorize import Authorize
+from slack_bolt.middleware import Middleware
 from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_bolt.request import BoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 
 from bot.config import Settings
@@ -76,6 +82,46 @@ class StoredAuthorize(Authorize):
         )
 
 
+NOT_INSTALLED = (
+    "Variations isn't installed in this workspace (or was uninstalled), so it can't answer here. "
+    "Ask a workspace admin to install it again."
+)
+# Requests Bolt answers without an installation: Slack's URL check, and the app being uninstalled.
+_NO_INSTALLATION_NEEDED = ("app_uninstalled", "tokens_revoked")
+
+
+class NotInstalled(Middleware):
+    """Before Bolt's authorization: a request from a workspace with no installation gets a clear answer where
+    Slack shows one (a command's ack; a click's response_url, after the ack) and a WARNING naming the team.
+    Bolt's own answer is an empty 200, an ERROR line, and a Slack call before the ack."""
+
+    def __init__(self, installations: Installations, say: Callable[[Respond, str], None]) -> None:
+        self.installations = installations
+        self.say = say
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        body = req.body
+        found = body.get("event")
+        event: dict[str, Any] = found if isinstance(found, dict) else {}
+        team_id = req.context.team_id
+        if (
+            not team_id
+            or body.get("type") in ("url_verification", "ssl_check")
+            or event.get("type") in _NO_INSTALLATION_NEEDED
+            or self.installations.bot_for(team_id) is not None
+        ):
+            return next()
+        kind = "command" if "command" in body else str(event.get("type") or body.get("type") or "unknown")
+        log.warning("step=not_installed team=%s kind=%s", team_id, kind)
+        if "command" in body:
+            answer = json.dumps({"response_type": "ephemeral", "text": NOT_INSTALLED})
+            return BoltResponse(status=200, body=answer, headers={"content-type": "application/json"})
+        respond = req.context.respond
+        if respond is not None and respond.response_url:
+            self.say(respond, NOT_INSTALLED)  # after the ack: a Slack call never holds one up
+        return BoltResponse(status=200, body="")
+
+
 class TeamClients:
     """`slack_for(team_id)` with OAuth: a client like `template` (its base URL, timeout and retry handlers)
     holding that workspace's token. A workspace with no installation gets a client with no token, whose
@@ -126,5 +172,6 @@ def bolt_options(settings: Settings, installations: Installations | None) -> dic
         installation_store=installations,
         state_store=states,
         state_expiration_seconds=STATE_SECONDS,
+        install_page_rendering_enabled=False,  # our page (bot/entry/install_pages.py) issues no state; the click does
     )
     return {"oauth_settings": oauth, "installation_store": installations, "authorize": StoredAuthorize(installations)}

@@ -84,6 +84,16 @@ class Connection:
                     self.db.execute("ROLLBACK")
                 raise
 
+    def trial(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run one write and roll it back: raises sqlite3.Error when the database would not take it."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute(sql, list(params))
+            finally:
+                if self.db.conn.in_transaction:  # SQLite rolls back by itself after some errors (a full disk)
+                    self.db.execute("ROLLBACK")
+
     @contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
         """A read-only connection of its own, reading one snapshot, for long reads such as the scoreboard: it

@@ -12,8 +12,10 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from bot.store.autoincrement import use_autoincrement
 from bot.store.catalogue import reconcile
 from bot.store.scoreboard import create_scoreboard, rebuild
+from bot.store.tickets import create_tickets
 
 migrations = Migrations("variations")
 
@@ -198,6 +200,21 @@ def m007_indexes_for_reads(db: Database) -> None:
 def m008_stopped_by(db: Database) -> None:
     """Stopping a run: who last stopped work in it (⏹ or Slack's stop button of its agent session)."""
     _add_columns(db, "runs", {"stopped_by": str})
+
+
+@migrations()
+def m009_ids_never_reused(db: Database) -> None:
+    """AUTOINCREMENT on runs, variations and feedback: a purged workspace's ids are never given to another's
+    rows (a run still being written would otherwise write into them). Older tables are rebuilt, keeping every
+    row, id, index and trigger."""
+    use_autoincrement(db)
+
+
+@migrations()
+def m010_tickets(db: Database) -> None:
+    """The jobs admitted (runs, retries, new versions, follow-ups, syntheses), so the limits per person and
+    per workspace hold across every process sharing the file."""
+    create_tickets(db)
 
 
 def migrate(db: Database) -> None:

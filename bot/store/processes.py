@@ -15,6 +15,8 @@ from typing import Any
 from bot.store.connection import Connection, now
 from bot.store.scoreboard import keeping_count
 
+PROBE_BYTES = 4096  # hex-encoded, twice a default page: the probe row needs new pages, in the table and its index
+
 
 class Processes:
     """This process (`owner`, by default a new id for this start: host:pid:random) among the others."""
@@ -48,9 +50,15 @@ class Processes:
             return int(db.execute("delete from processes where heartbeat_at < ?", [cutoff]).rowcount)
 
     def check_writable(self) -> None:
-        """A real committed write (the heartbeat): raises sqlite3.Error when the disk is full or the file has
-        become read-only, which a read would not show."""
+        """A real committed write (the heartbeat) and a new row larger than a page, rolled back: raises
+        sqlite3.Error when the disk is full or the file has become read-only, which a read would not show. The
+        heartbeat alone is not enough: an update in place still commits when the file cannot grow, while every
+        new run, variation or click needs new pages."""
         self.beat()
+        self._connection.trial(
+            "insert into seen_events (event_id, seen_at) values (? || hex(randomblob(?)), ?)",
+            ["healthz:", PROBE_BYTES, now()],
+        )
 
     def orphans(
         self, stale_after: float, live_runs: Collection[int], live_variations: Collection[int]
@@ -74,14 +82,24 @@ class Processes:
             row_id, owner, host, pid, heartbeat_at = row
             if owner == self.owner:
                 return row_id not in live
-            if owner is None or host is None or datetime.fromisoformat(heartbeat_at) < cutoff:
-                return True
-            return host == self.host and (pid == os.getpid() or not _running(pid))
+            return self.is_gone(owner, host, pid, heartbeat_at, cutoff)
 
         return (
             [row[0] for row in runs if orphaned(row, live_runs)],
             [row[0] for row in variations if orphaned(row, live_variations)],
         )
+
+    def is_gone(
+        self, owner: str | None, host: str | None, pid: int | None, heartbeat_at: str | None, cutoff: datetime
+    ) -> bool:
+        """Whether another process `owner` is gone, from its row in `processes` (host, pid and heartbeat_at
+        None when it has none): no row (it retired, or never beat), a heartbeat older than `cutoff`, or on this
+        host a pid no longer running or ours under another owner (an earlier life of this container)."""
+        if owner == self.owner:
+            return False
+        if owner is None or host is None or heartbeat_at is None or datetime.fromisoformat(heartbeat_at) < cutoff:
+            return True
+        return host == self.host and (pid == os.getpid() or pid is None or not _running(pid))
 
     def mark_interrupted(
         self, run_ids: Collection[int], variation_ids: Collection[int], reason: str

@@ -7,6 +7,10 @@ It is one transaction over the app's database and, attached to it, the installat
 of the two files done, since the app's database is in WAL mode; running purge again finishes it). The
 scoreboard's totals are kept per workspace and channel, so the workspace's own rows go and every other
 workspace's stay right. Other processes' writes wait for it, as for any write (see bot/store/connection.py).
+
+It refuses while a live app process (one whose heartbeat is recent, see bot/store/processes.py) is writing one of
+the workspace's runs, unless `force`: then that run's next write finds its rows gone and the run stops, its
+thread saying its data was deleted. Ids are never reused (bot/store/autoincrement.py), so it touches no other row.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.store.connection import BUSY_SECONDS
@@ -23,6 +28,14 @@ from bot.store.export import TABLES, ExportError, check_team
 from bot.store.installations import installations_path
 
 _RUNS = "run_id in (select id from runs where team_id = ?)"
+LIVE_SECONDS = 45.0
+"""A process whose heartbeat is older than this is gone (the app's own `stale_after`)."""
+_WRITING = """
+    select count(*) from runs r where r.team_id = ? and (
+        (r.status in ('planning', 'running') and r.owner in (select owner from processes where heartbeat_at >= ?))
+        or exists (select 1 from variations v where v.run_id = r.id and v.status = 'writing'
+                   and v.owner in (select owner from processes where heartbeat_at >= ?)))
+"""
 _NEEDED = (*TABLES, "type_totals", "type_firsts", "scoreboard_state")
 
 
@@ -51,8 +64,9 @@ class Purged:
         return ", ".join(f"{n:,} {word}{'' if n == 1 else 's'}" for n, word in counts)
 
 
-def purge(db_path: str, team: str) -> Purged:
-    """Delete workspace `team`'s data from the database at `db_path` and its installations file."""
+def purge(db_path: str, team: str, *, force: bool = False) -> Purged:
+    """Delete workspace `team`'s data from the database at `db_path` and its installations file; refused
+    (PurgeError) while a live process writes one of its runs, unless `force`."""
     try:
         check_team(team)
     except ExportError as error:
@@ -61,6 +75,8 @@ def purge(db_path: str, team: str) -> Purged:
         installs = _attach_installations(conn, db_path)
         conn.execute("begin immediate")
         try:
+            if not force:
+                _refuse_if_writing(conn, team)
             (stale,) = conn.execute("select stale from scoreboard_state").fetchone()
             votes = conn.execute(f"delete from votes where {_RUNS}", [team]).rowcount
             clicks = conn.execute(f"delete from feedback where {_RUNS}", [team]).rowcount
@@ -72,7 +88,8 @@ def purge(db_path: str, team: str) -> Purged:
                 conn.execute("delete from type_merges where team_id = ?", [team])  # who merged which types
             # The deletes above flag the totals stale through their triggers; they are right, so the flag
             # goes back to what it was (as bot.store.scoreboard.keeping_count does for the store's own changes).
-            conn.execute("update scoreboard_state set stale = ?", [stale])
+            # A recount under way (2) counted the purged rows: it must start again (1).
+            conn.execute("update scoreboard_state set stale = ?", [min(stale, 1)])
             installations = 0
             if installs:
                 found = conn.execute("delete from installs.slack_installations where team_id = ?", [team])
@@ -83,6 +100,17 @@ def purge(db_path: str, team: str) -> Purged:
             conn.execute("rollback")
             raise
     return Purged(runs, variations, clicks, votes, installations)
+
+
+def _refuse_if_writing(conn: sqlite3.Connection, team: str) -> None:
+    cutoff = (datetime.now(UTC) - timedelta(seconds=LIVE_SECONDS)).isoformat(timespec="milliseconds")
+    (writing,) = conn.execute(_WRITING, [team, cutoff, cutoff]).fetchone()
+    if writing:
+        raise PurgeError(
+            f"{writing} run{'' if writing == 1 else 's'} of workspace {team} {'is' if writing == 1 else 'are'} being"
+            " written by a running app process; purge again once they end, or with --force to stop them"
+            " (their threads then say their data was deleted)"
+        )
 
 
 @contextmanager

@@ -24,7 +24,9 @@ Definitions (the README's "Stats and the Home tab" says the same in fewer words)
 
 The store keeps each channel's sums of these numbers up to date (`run_share` is one run's part of them,
 see `Store`), so a scoreboard reads a few rows whatever the number of votes, on a read-only connection of
-its own: clicks never wait behind it. Nothing here writes.
+its own: clicks never wait behind it. Nothing here writes, nor recounts: after rows were changed outside the
+app the totals are recounted in the background within a heartbeat or so (bot/store/scoreboard.py), and until then
+a scoreboard says it is being recounted (`recounting`).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class Stats:
     types: list[TypeStats]
     cost_this_week: float | None = None  # dollars
     cost_all_time: float | None = None
+    recounting: bool = False  # the totals may be off: rows were changed outside the app, a recount is due
 
 
 @dataclass(frozen=True)
@@ -150,8 +153,9 @@ def stats(store: Store, team_id: str, channel_id: str | None = None, *, now: dat
     # the text compare with a day to spare (no offset is a day) only lets the index skip older runs.
     since = [(week_ago.astimezone(UTC) - timedelta(days=1)).date().isoformat(), week_ago.isoformat()]
     tokens = "coalesce(sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), 0), sum(cost_usd)"
-    store.refresh_scoreboard()
-    with store.reader() as db:
+    with store.reader() as db:  # never recounted here: see Store.refresh_scoreboard
+        (stale,) = db.execute("select stale from scoreboard_state").fetchone()  # see bot.store.scoreboard
+        recounting = stale != 0
         runs_this_week, tokens_this_week, cost_this_week = db.execute(
             f"select count(*), {tokens} from runs"
             f" where {scope} and created_at >= ? and julianday(created_at) >= julianday(?)",
@@ -190,6 +194,7 @@ def stats(store: Store, team_id: str, channel_id: str | None = None, *, now: dat
         types=types,
         cost_this_week=cost_this_week,
         cost_all_time=cost_all_time,
+        recounting=recounting,
     )
 
 

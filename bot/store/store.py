@@ -35,7 +35,8 @@ from bot.store.connection import Connection, StoreError, explain, new_id, now
 from bot.store.migrations import migrate
 from bot.store.processes import Processes
 from bot.store.rows import MissingRow, RunRow, RunStatus, Tally, VariationRow, VariationStatus, VotingClosed
-from bot.store.scoreboard import is_stale, rebuild, rescored
+from bot.store.scoreboard import count_scopes, finish_recount, is_stale, rebuild, rescored, start_recount
+from bot.store.tickets import Tickets
 from orchestrator.types import Catalogue
 
 __all__ = ["Store", "StoreError", "Vote"]
@@ -44,6 +45,7 @@ VOTE_VALUES = ("up", "down")
 WORKING_RUN = tuple(status for status in RunStatus if status.working)
 WORKING_VARIATION = (VariationStatus.WRITING,)
 _TALLY = "select value, count(*) from votes where variation_id = ? group by value"
+RECOUNT_PAUSE = 0.002  # seconds the background recount sleeps every 1,000 rows, for the clicks beside it
 EVENT_MEMORY = timedelta(hours=1)
 """How long an event id is remembered: Slack re-sends a missed event three times, the last about five
 minutes after the first."""
@@ -65,6 +67,7 @@ class Store:
         self._connection = Connection(path, migrate)
         self.processes = Processes(self._connection, owner)
         self.owner = self.processes.owner
+        self.tickets = Tickets(self._connection, self.processes)  # the jobs admitted, by every process
         try:
             self.processes.beat()  # also proves, at start, that the file takes writes
         except sqlite3.Error as error:
@@ -128,10 +131,12 @@ class Store:
 
     def update_run(self, run_id: int, **fields: Any) -> None:
         """Set these columns. Setting a working status (planning, running) makes this process the run's
-        owner, unless `owner` is given."""
+        owner, unless `owner` is given. MissingRow when the run is gone (purged): ids are never reused, so
+        its writer learns it here and stops."""
         if fields.get("status") in WORKING_RUN:
             fields.setdefault("owner", self.owner)
         with self._connection.write() as db:
+            _must_have_run(db, run_id)
             if {"team_id", "channel_id"} & fields.keys():
                 with rescored(db, run_id):
                     db.table("runs").update(run_id, fields)
@@ -142,11 +147,13 @@ class Store:
         """Count a follow-up call (synthesis, new version) in its run's tokens and cost (which stays
         unknown, NULL, once any of its calls' is)."""
         with self._connection.write() as db:
-            db.execute(
+            changed = db.execute(
                 "update runs set input_tokens = coalesce(input_tokens, 0) + ?,"
                 " output_tokens = coalesce(output_tokens, 0) + ?, cost_usd = cost_usd + ? where id = ?",
                 [input_tokens, output_tokens, cost_usd, run_id],
-            )
+            ).rowcount
+            if not changed:
+                raise MissingRow(f"no run {run_id}")
 
     def run(self, run_id: int) -> RunRow:
         """The run; MissingRow when there is none (callers that may meet a deleted one use `find_run`)."""
@@ -213,6 +220,7 @@ class Store:
         `written_type`: the name the model wrote when `type` is the catalogue's for it (a new version keeps
         the one of the variation it revises)."""
         with self._connection.write() as db, rescored(db, run_id):
+            _must_have_run(db, run_id)  # a purged run gets no new rows
             if written_type is None and regenerated_from is not None:
                 found = db.execute("select written_type from variations where id = ?", [regenerated_from]).fetchone()
                 written_type = found[0] if found else None
@@ -245,7 +253,9 @@ class Store:
             fields.setdefault("owner", self.owner)
         with self._connection.write() as db:
             found = db.execute("select run_id from variations where id = ?", [variation_id]).fetchone()
-            if found is not None and {"status", "type"} & fields.keys():  # what the scoreboard counts
+            if found is None:  # purged: ids are never reused, so no other run's row is touched
+                raise MissingRow(f"no variation {variation_id}")
+            if {"status", "type"} & fields.keys():  # what the scoreboard counts
                 with rescored(db, found[0]):
                     db.table("variations").update(variation_id, fields)
             else:
@@ -377,14 +387,28 @@ class Store:
 
     def refresh_scoreboard(self) -> bool:
         """Recount the totals if rows they depend on were changed other than through a Store (an older
-        version of the app still running, a hand edit); returns whether it did. A flag read otherwise."""
+        version of the app still running, a hand edit); returns whether it did. The counting reads a snapshot
+        of its own and the write lock is held only briefly before and after (see bot/store/scoreboard.py), so clicks
+        never wait for it; still, it takes seconds on a large database: the recovery thread calls it, never a
+        request."""
         with self.reader() as conn:
             if not is_stale(conn):
                 return False
+        if self.path == ":memory:":  # no snapshot of its own: count in one transaction
+            self.rebuild_scoreboard()
+            return True
         with self._connection.write() as db:
-            if is_stale(db.conn):  # another process may have recounted meanwhile
-                rebuild(db)
-        return True
+            if not start_recount(db):  # another process has recounted meanwhile
+                return False
+        with self.reader() as snapshot:
+            counted = count_scopes(snapshot, pause=RECOUNT_PAUSE)
+            with self._connection.write() as db:
+                return finish_recount(db, snapshot, counted)
+
+
+def _must_have_run(db: Database, run_id: int) -> None:
+    if db.execute("select 1 from runs where id = ?", [run_id]).fetchone() is None:
+        raise MissingRow(f"no run {run_id}")
 
 
 def _tally(counts: Sequence[tuple[Any, ...]]) -> Tally:

@@ -30,7 +30,6 @@ class TeamMemory:
         if not self.enabled or fresh:
             return TeamRecord()
         try:
-            self.store.refresh_scoreboard()  # recounts only if rows were changed behind the store's back
             with self.store.reader() as conn:
                 return read_record(conn, team_id, channel_id)
         except sqlite3.Error as error:

@@ -2,18 +2,26 @@
 double-clicked button, and nothing new once the app is draining.
 
 Every model-writing job counts: a run, a synthesis, a new version, a follow-up, a retry. `admit` answers at once,
-with a ticket to hand back when the job ends or with the reason in words.
+with a ticket to hand back when the job ends or with the reason in words. The counts are the database's
+(`bot.store.tickets`), so they hold across every process sharing it; draining is this process's own.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from bot.store.tickets import Full, Tickets
+
+log = logging.getLogger(__name__)
+
 RESTARTING = "Variations is restarting; try again in a minute."
+NOT_RECORDED = "Variations couldn't record this request (its database is not writable). Please try again later."
 
 
 @dataclass(frozen=True)
@@ -29,47 +37,41 @@ class Ticket:
     """An admitted job; `release` it when the job is over."""
 
     admission: Admission
-    team_id: str
-    user_id: str
-    key: Hashable | None
+    id: int
 
     def release(self) -> None:
         self.admission._release(self)
 
 
 class Admission:
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, tickets: Tickets) -> None:
         self.limits = limits
+        self.tickets = tickets
         self._cond = threading.Condition()
-        self._per_user: Counter[tuple[str, str]] = Counter()
-        self._per_team: Counter[str] = Counter()
-        self._keys: set[Hashable] = set()
+        self._open = 0  # this process's tickets not yet released
         self._closed = False
 
     def admit(self, team_id: str, user_id: str, *, key: Hashable | None = None, duplicate: str = "") -> Ticket | str:
         """A ticket for one more job by this person, or why not. `key` names a job that must not run
-        twice at once (a double click); `duplicate` is what to say then."""
-        user = (team_id, user_id)
-        with self._cond:
+        twice at once (a double click, on any process); `duplicate` is what to say then."""
+        with self._cond:  # held across the write, so a drain that starts now waits for this ticket
             if self._closed:
                 return RESTARTING
-            if key is not None and key in self._keys:
-                return duplicate
-            if self._per_user[user] >= self.limits.per_user:
-                return (
-                    f"You already have {self._per_user[user]} runs being written (the limit is "
-                    f"{self.limits.per_user}). Try again when one of them is done."
+            try:
+                ticket_id = self.tickets.take(
+                    team_id,
+                    user_id,
+                    key=_text(key),
+                    per_user=self.limits.per_user,
+                    per_workspace=self.limits.per_workspace,
                 )
-            if self._per_team[team_id] >= self.limits.per_workspace:
-                return (
-                    f"This workspace already has {self._per_team[team_id]} runs being written (the limit is "
-                    f"{self.limits.per_workspace}). Try again in a minute."
-                )
-            self._per_user[user] += 1
-            self._per_team[team_id] += 1
-            if key is not None:
-                self._keys.add(key)
-            return Ticket(self, team_id, user_id, key)
+            except Full as full:
+                return _refusal(full, self.limits, duplicate)
+            except sqlite3.Error as error:
+                log.error("step=not_admitted team=%s user=%s error=%s", team_id, user_id, error)
+                return NOT_RECORDED
+            self._open += 1
+            return Ticket(self, ticket_id)
 
     def close(self) -> None:
         """Admit nothing more (the app is draining)."""
@@ -79,14 +81,37 @@ class Admission:
     def wait_idle(self, timeout: float) -> bool:
         """Block until no admitted job is left, at most `timeout` seconds; True when none is."""
         with self._cond:
-            return self._cond.wait_for(lambda: not +self._per_team, timeout)
+            return self._cond.wait_for(lambda: not self._open, timeout)
 
     def _release(self, ticket: Ticket) -> None:
+        try:
+            self.tickets.give_back(ticket.id)
+        except sqlite3.Error as error:  # dropped once this process is found gone; until then it counts
+            log.error("step=ticket_not_released ticket=%d error=%s", ticket.id, error)
         with self._cond:
-            self._per_user[(ticket.team_id, ticket.user_id)] -= 1
-            self._per_team[ticket.team_id] -= 1
-            self._keys.discard(ticket.key)
+            self._open -= 1
             self._cond.notify_all()
+
+
+def _text(key: Hashable | None) -> str | None:
+    """A job's key as stored: ("retry", 12) is "retry:12"."""
+    if key is None:
+        return None
+    return ":".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
+def _refusal(full: Full, limits: Limits, duplicate: str) -> str:
+    if full.scope == "duplicate":
+        return duplicate
+    if full.scope == "user":
+        return (
+            f"You already have {full.count} runs being written (the limit is "
+            f"{limits.per_user}). Try again when one of them is done."
+        )
+    return (
+        f"This workspace already has {full.count} runs being written (the limit is "
+        f"{limits.per_workspace}). Try again in a minute."
+    )
 
 
 class InFlight:

@@ -28,6 +28,9 @@ from orchestrator.parsing import Approach
 
 log = logging.getLogger(__name__)
 
+PURGED = "this run's data was deleted (its workspace's data was purged) while it was being written"
+"""Why a run or variation stopped when its rows were purged under it (`purge --force`)."""
+
 
 class Delivery:
     def __init__(

@@ -9,17 +9,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable
 
-from bot.render.blocks import writing_message
+from bot.render.blocks import failed_variation_message, writing_message
 from bot.render.rebuild import blind_label
 from bot.slack.clients import SlackFor
-from bot.slack.outbox import Kind, Outbox
+from bot.slack.outbox import Kind, Outbox, fixed
 from bot.slack.run_thread import SlackThread
 from bot.slack.sessions import Sessions
 from bot.slack.streams import Stream
-from bot.store.rows import RunStatus, Tally, VariationRow, VariationStatus
+from bot.store.rows import MissingRow, RunStatus, Tally, VariationRow, VariationStatus
 from bot.store.store import Store
 from bot.work.admission import InFlight
-from bot.work.delivery import Delivery
+from bot.work.delivery import PURGED, Delivery
 from bot.work.stopping import Job, Stops
 from orchestrator.engine import Engine
 from orchestrator.events import FOLLOW_UP, SYNTHESIS, Request, WorkerDelta, WorkerResult
@@ -197,14 +197,25 @@ class FollowUps:
 
             result = write(row.position, on_reply)
             deliveries: list[Hashable] = []
-            self.delivery.finish_variation(slack, row.id, result, ts, deliveries, stream, job.halt)
-            if result.stopped and job.halt is not None:
-                log.info("run=%d step=%s variation=%d by=%s", run.id, job.halt.run_status, row.id, job.halt.by or "app")
-                if job.halt.by is not None:
-                    self.store.update_run(run.id, stopped_by=job.halt.by)
-            usage = result.usage
-            cost = self.delivery.cost(result.model, usage)
-            self.store.add_run_tokens(slack.run_id, usage.input_tokens, usage.output_tokens, cost)
+            try:
+                self.delivery.finish_variation(slack, row.id, result, ts, deliveries, stream, job.halt)
+                if result.stopped and job.halt is not None:
+                    by = job.halt.by or "app"
+                    log.info("run=%d step=%s variation=%d by=%s", run.id, job.halt.run_status, row.id, by)
+                    if job.halt.by is not None:
+                        self.store.update_run(run.id, stopped_by=job.halt.by)
+                usage = result.usage
+                cost = self.delivery.cost(result.model, usage)
+                self.store.add_run_tokens(slack.run_id, usage.input_tokens, usage.output_tokens, cost)
+            except MissingRow:  # purged with --force meanwhile: its message ends, saying so; no row is touched
+                log.warning("run=%d step=purged_while_writing variation=%d", slack.run_id, row.id)
+                if stream is not None:
+                    stream.finish(None)  # stopped, so that it can be rewritten
+                if ts is not None:
+                    slack.update(
+                        ts, fixed(failed_variation_message(position, approach, PURGED, label=label)), Kind.FINAL
+                    )
+                return
             self.outbox.wait(deliveries, timeout=self.outbox.policy.deadline)
             self.delivery.update_parent(slack, None, Kind.FINAL)
         finally:

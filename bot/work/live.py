@@ -1,4 +1,4 @@
-"""One run while it is being written (bot.reporter): its thread, what it showed so far, and the job that can
+"""One run while it is being written (bot.work.reporter): its thread, what it showed so far, and the job that can
 stop it; and the analysis reply, posted on its first words and rewritten as it streams."""
 
 from __future__ import annotations

@@ -29,11 +29,11 @@ from bot.slack.outbox import Kind, Outbox, fixed
 from bot.slack.run_thread import PLANNING, Origin, SlackThread, show_status, tell
 from bot.slack.sessions import Sessions
 from bot.store.pricing import total
-from bot.store.rows import RunStatus
+from bot.store.rows import MissingRow, RunStatus
 from bot.store.store import Store, now
 from bot.store.team_record import TeamMemory
 from bot.work.admission import InFlight
-from bot.work.delivery import Delivery
+from bot.work.delivery import PURGED, Delivery
 from bot.work.live import LiveRun, ignore
 from bot.work.stopping import Halt, Job, Stops
 from orchestrator.engine import Engine
@@ -199,7 +199,11 @@ class Reporter:
             else:
                 self._on_plan_failed(live, error)
         except sqlite3.Error as error:
-            self._on_storage_failed(live, error)
+            log.error("run=%d step=storage_failed error=%s", live.run_id, error)
+            self._stop(live, STORAGE_FAILED)
+        except MissingRow:  # purged with --force: ids are never reused, so nothing else was touched
+            log.warning("run=%d step=purged_while_running", live.run_id)
+            self._stop(live, PURGED)
         finally:
             for variation_id in live.variation_ids.values():
                 self.in_flight.drop(variation=variation_id)
@@ -367,12 +371,12 @@ class Reporter:
             final = analysis_message(AnalysisDelta(live.analysis_raw).text, blind=live.blind)
             live.show_analysis(lambda: final, Kind.FINAL)
 
-    def _on_storage_failed(self, live: LiveRun, error: sqlite3.Error) -> None:
-        """The database stopped taking writes mid-run: Slack still shows how the run ended, and recovery
-        marks its rows once the database takes writes again."""
-        log.error("run=%d step=storage_failed error=%s", live.run_id, error)
-        self._finish_unfinished(live, STORAGE_FAILED)
-        progress = Progress(RunStatus.FAILED, error=STORAGE_FAILED, seconds=time.monotonic() - live.started)
+    def _stop(self, live: LiveRun, reason: str) -> None:
+        """Nothing more can be stored for this run (the database stopped taking writes, or its rows were
+        purged): Slack still shows how the run ended, from what this thread knows, without reading the
+        database. Recovery marks the rows, if any, once the database takes writes again."""
+        self._finish_unfinished(live, reason)
+        progress = Progress(RunStatus.FAILED, error=reason, seconds=time.monotonic() - live.started)
         parent = parent_message(live.origin.user_id, live.task, live.context, progress)
         self.outbox.wait(live.deliveries, timeout=self.outbox.policy.deadline)
         live.slack.update(live.slack.ts, lambda: [parent], Kind.FINAL)

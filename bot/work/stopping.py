@@ -4,7 +4,7 @@ was stopped.
 One path ends work early, whoever asks: a person's ⏹ (or Slack's own stop button of an agent session)
 stops a run's work with `stop`, a shutdown stops all of it with `stop_all`. Either sets each job's `Halt`
 (why, and what its rows become) and then its `Cancel`, which the engine obeys: no model call starts, the
-streams in flight are closed, and the job ends its run itself, saying why (bot.reporter, bot.followups).
+streams in flight are closed, and the job ends its run itself, saying why (bot.work.reporter, bot.work.followups).
 """
 
 from __future__ import annotations
