@@ -132,7 +132,7 @@ class Store:
         if fields.get("status") in WORKING_RUN:
             fields.setdefault("owner", self.owner)
         with self._connection.write() as db:
-            if {"team_id", "channel_id"} & fields.keys():
+            if {"team_id", "channel_id", "blind", "voting_closed_at"} & fields.keys():  # what the totals count
                 with rescored(db, run_id):
                     db.table("runs").update(run_id, fields)
             else:
@@ -181,7 +181,7 @@ class Store:
     def close_voting(self, run_id: int) -> bool:
         """Close a run's voting; True for the one caller (of every process sharing the file) that closed
         it, False when it was closed already."""
-        with self._connection.write() as db:
+        with self._connection.write() as db, rescored(db, run_id):  # a blind run's votes now count by name
             cursor = db.execute(
                 "update runs set voting_closed_at = ? where id = ? and voting_closed_at is null", [now(), run_id]
             )
