@@ -28,11 +28,13 @@ MIN_CHANNEL_VOTES = 10
 """Votes (one per person and type) a channel needs before its favourites lead the record: fewer say little."""
 _NOT_APPROACHES = (SYNTHESIS, FOLLOW_UP)  # voted on, but never a type the orchestrator would propose
 
-# Each person's 👍 and 👎 per type and channel, on variations of runs they did not start.
+# Each person's 👍 and 👎 per type and channel, on variations of runs they did not start; an open blind run's
+# votes count only once its voting has closed (until then they would tell which approach a letter is).
 _VOTERS = """
     select v.type, r.channel_id, o.user_id, sum(o.value = 'up'), sum(o.value = 'down')
     from votes o join variations v on v.id = o.variation_id join runs r on r.id = v.run_id
     where o.user_id != r.user_id and v.status != 'failed' and v.type not in ({excluded}) {scope}
+        and not (coalesce(r.blind, 0) = 1 and r.voting_closed_at is null)
     group by v.type, r.channel_id, o.user_id
 """
 

@@ -146,9 +146,9 @@ Combine them into one final version that keeps what the team liked best.
 {variations}
 </variations>
 
-Lead with the strengths of the highest-voted variations, fold in the best ideas of the others, and \
-drop what does not serve the request. Write one complete, polished version (Markdown where it helps), \
-not a comparison.
+The variations come best first, by the team's votes. Lead with the strengths of the first ones, fold \
+in the best ideas of the others, and drop what does not serve the request. Write one complete, polished \
+version (Markdown where it helps), not a comparison.
 
 Return your response in this format:
 
@@ -254,12 +254,11 @@ def follow_up_prompt(task: str, context: Mapping[str, str], follow_up: FollowUp)
 
 
 def synthesis_prompt(task: str, context: Mapping[str, str], candidates: Sequence[Candidate]) -> str:
-    """The prompt that merges variations into one final version, best-voted first."""
-    ranked = sorted(candidates, key=lambda c: -c.net_votes)
+    """The prompt that merges variations into one final version; `candidates` come best first."""
     variations = "\n".join(
         f'<variation type={quoteattr(c.approach.type)} net_votes="{c.net_votes}">\n'
         f"{escape(c.text.strip())}\n</variation>"
-        for c in ranked
+        for c in candidates
     )
     return _fill(
         SYNTHESIS_TEMPLATE,

@@ -17,15 +17,18 @@ from bot.render.forms import REGENERATE_FORM, REQUEST_FORM
 from bot.slack.streams import heading
 from bot.store.rows import Tally
 from bot.store.store import Store
+from orchestrator.memory import read_record
 from orchestrator.parsing import Approach
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.helpers import (
     CHANNEL,
+    TEAM,
     USER,
     Bot,
     buttons,
     make_run,
+    mention,
     opened_view,
     press,
     run_thread,
@@ -35,6 +38,7 @@ from tests.helpers import (
     texts,
 )
 from tests.scripted import DEFAULT_APPROACHES, Script
+from tests.test_home import open_home
 
 ANALYSIS = "Buyers differ"  # the scripted plan's analysis, which a blind run keeps to itself
 HIDDEN = [kind for kind, _ in DEFAULT_APPROACHES] + [brief for _, brief in DEFAULT_APPROACHES] + [ANALYSIS]
@@ -217,3 +221,71 @@ def test_only_a_blind_verdict_has_the_reveal(tmp_path: Path) -> None:
     assert REVEAL not in texts(verdict_message(variations, tallies))
     blind = texts(verdict_message(variations, tallies, blind=True))
     assert "*Variation A* was *1. Technical*" in blind and "*Variation B* was *2. Story*" in blind
+
+
+def test_an_open_blind_runs_votes_are_counted_by_name_nowhere_until_it_closes(bot: Bot) -> None:
+    """One 👍 on Variation A, a look at stats, the Home tab and team memory: none tells A's approach (or
+    counts its vote under any name) until voting closes; then all of them do."""
+    assert bot.command("--blind Write a tagline")[0] == 200
+    run_thread(bot)
+    assert bot.click(1, "up", user="U1")[0] == 200
+    assert bot.click(2, "down", user="U2")[0] == 200
+    assert bot.slack.wait_for(lambda: "👍 1" in buttons(message(bot, 1)).get("vote_up", ""))
+
+    def surfaces(key: str) -> str:
+        assert bot.command("stats", response_url=bot.slack.response_url(key))[0] == 200
+        answer = bot.slack.wait_for(lambda: bot.slack.responses(key))[0]
+        before = len(bot.slack.calls("views.publish"))
+        open_home(bot, user="U1")
+        home = bot.slack.wait_for(lambda: bot.slack.calls("views.publish")[before:])[0].params["view"]
+        with bot.store.reader() as conn:
+            record = read_record(conn, TEAM, CHANNEL)
+        return json.dumps([answer, home, [row.type for row in record.types]], ensure_ascii=False).lower()
+
+    shown = surfaces("open")
+    assert not [hidden for hidden in HIDDEN if hidden.lower() in shown]
+    assert "no votes yet" in shown
+
+    assert press(bot, "close_voting", "1", user=USER)[0] == 200
+    verdict(bot)
+    shown = surfaces("closed")
+    assert "technical" in shown and "1 👍 0 👎" in shown and "lifestyle" in shown
+
+
+def test_a_blind_synthesis_and_follow_up_keep_names_out_of_their_prompts_and_closing_reveals_the_plan(
+    bot: Bot,
+) -> None:
+    assert bot.command("--blind Write a tagline")[0] == 200
+    _, replies = run_thread(bot)
+    for user in ("U1", "U2", "U3"):
+        bot.click(2, "up", user=user)
+    bot.click(1, "up", user="U4")
+    bot.click(3, "down", user="U4")
+    asked = len(bot.claude.prompts())
+    assert press(bot, "synthesize", "1")[0] == 200
+    synthesis = bot.slack.wait_for(
+        lambda: next((r for r in bot.store.variations(1) if r.type == "synthesis" and r.written), None)
+    )
+    run = bot.store.run(1)
+    assert mention(bot, "one for teenagers", ts="1800000000.000100", thread_ts=run.message_ts)[0] == 200
+    bot.slack.wait_for(lambda: any(r.type == "follow-up" and r.written for r in bot.store.variations(1)))
+    prompts = bot.claude.prompts()[asked:]
+    assert len(prompts) == 2
+    assert not [hidden for hidden in HIDDEN if any(hidden.lower() in p.lower() for p in prompts)]
+    # The synthesis combines the ranking's top, by letter: B (3 👍), then A (1 👍); C (👎) is left out.
+    assert prompts[0].index('type="Variation B"') < prompts[0].index('type="Variation A"')
+    assert 'type="Variation C"' not in prompts[0]
+    assert synthesis.description == "Combines Variation B and Variation A"
+    shown = bot.slack.wait_for(lambda: (m := message(bot, synthesis.id)) and "Writing" not in texts(m) and m)
+    assert "Combines Variation B and Variation A" in texts(shown)
+    assert '<approach type="Variation A">' in prompts[1]
+    assert leaks(bot) == []
+
+    assert press(bot, "close_voting", "1", user=USER)[0] == 200
+    shown_verdict = texts(verdict(bot))
+    # The verdict's ranking starts with the synthesis's inputs, in their order.
+    assert shown_verdict.index("*2. Lifestyle*: 3 👍") < shown_verdict.index("*1. Technical*: 1 👍")
+    analysis = bot.slack.wait_for(
+        lambda: (m := bot.slack.message(CHANNEL, replies[0]["ts"])) and ANALYSIS in texts(m) and m
+    )
+    assert BLIND_PLAN not in texts(analysis) and "*1. Technical*: Lead with specifications" in texts(analysis)

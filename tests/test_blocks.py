@@ -43,7 +43,7 @@ def test_variation_message_has_title_text_buttons_and_footnote() -> None:
     assert message["blocks"][0]["text"]["text"] == "*1. Formal*: _Be &lt;precise&gt;_"
     assert markdown_texts(message) == ["# Hello\nSome **bold** text"]  # Slack renders the Markdown itself
     assert message["blocks"][-1] == {"type": "context", "elements": [{"type": "mrkdwn", "text": "m · 1.0s"}]}
-    assert message["text"].startswith("formal: # Hello")
+    assert message["text"] == "formal: Hello Some bold text"  # notifications show plain words
 
 
 def test_long_variation_becomes_several_messages_with_buttons_on_the_last() -> None:
@@ -175,20 +175,24 @@ def _rows(*kinds: str) -> list[VariationRow]:
     ]
 
 
-def test_the_leader_needs_enough_votes_and_one_click_never_leads() -> None:
+def test_the_leader_is_named_only_when_likely_enough_the_best() -> None:
     rows = _rows("technical", "lifestyle", "practical")
     assert leader_line(rows, {}) is None
     assert leader_line(rows, {3: Tally(up=1)}) == (
-        "🗳️ 1 vote on 1 variation · not enough votes yet to name a leader: it takes 5 on one variation"
+        "🗳️ 1 vote on 1 variation · too close to call: best so far *3. Practical*, 67% likely the best"
     )
-    # 9 to 3 leads; a newer variation's single 👍 (100%, but one vote) does not beat it.
-    assert leader_line(rows, {1: Tally(up=9, down=3), 3: Tally(up=1)}) == (
-        "🏆 Leading: *1. Technical*, 75% 👍 (47-91%), 12 votes · 13 votes on 2 variations"
+    # 3 👍 against 2 👎 and nothing else: a leader, and once closed the winner.
+    assert leader_line(rows, {1: Tally(up=3), 2: Tally(down=2)}) == (
+        "🏆 Leading: *1. Technical*, 3 👍 0 👎, 79% likely the best · 5 votes on 2 variations"
     )
-    # 14 to 7 (net +7) does not beat 9 to 3 (net +6): the share the votes make sure of ranks.
-    assert leader_line(rows, {1: Tally(up=9, down=3), 2: Tally(up=14, down=7)}) == (
-        "🏆 Leading: *1. Technical*, 75% 👍 (47-91%), 12 votes · 33 votes on 2 variations"
+    assert leader_line(rows, {1: Tally(up=3), 2: Tally(down=2)}, closed=True) == (
+        "🏆 Winner: *1. Technical*, 3 👍 0 👎, 79% likely the best · 5 votes on 2 variations"
     )
+    # Two alike are too close to call, open or closed.
     assert leader_line(rows, {1: Tally(up=4, down=1), 2: Tally(up=4, down=1), 3: Tally(down=2)}) == (
-        "🤝 Tied: *1. Technical* and *2. Lifestyle*, each 80% 👍 (38-96%), 5 votes · 12 votes on 3 variations"
+        "🗳️ 12 votes on 3 variations · too close to call: best so far *1. Technical*, 49% likely the best"
     )
+    assert leader_line(rows, {1: Tally(up=1), 2: Tally(up=1)}, closed=True) == (
+        "🔒 No winner: too close to call (best: *1. Technical*, 40% likely the best) · 2 votes on 2 variations"
+    )
+    assert leader_line(rows, {}, closed=True) == "🔒 No winner: nobody voted"

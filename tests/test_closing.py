@@ -3,10 +3,13 @@ the vote buttons gone, and late clicks told so and not counted."""
 
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
 from typing import Any
 
 from bot.render.blocks import variation_messages, verdict_message
+from bot.render.forms import regenerate_form
 from bot.store.rows import Tally
 from bot.store.store import Store
 from orchestrator.parsing import Approach
@@ -21,12 +24,16 @@ from tests.helpers import (
     Bot,
     buttons,
     make_run,
+    mention,
     press,
     record_clicks,
     run_thread,
     start_bot,
+    submit_view,
+    text_value,
     texts,
 )
+from tests.scripted import Script
 
 CLOSED_NOTE = "Voting on this run has closed"
 VERDICT = "🔒 *Voting has closed*"
@@ -62,9 +69,9 @@ def test_the_requester_closes_voting_and_late_clicks_are_not_counted(bot: Bot) -
 
     assert press(bot, "close_voting", "1", user=USER)[0] == 200
     shown = texts(verdict(bot))
-    assert "🏆 Winner: *1. Technical*, 100% 👍 (57-100%), 5 votes" in shown
-    ranking = [shown.index(name) for name in ("#1 *1. Technical*", "#2 *2. Lifestyle*", "#3 *3. Practical*")]
-    assert ranking == sorted(ranking)
+    assert "🏆 Winner: *1. Technical*, 5 👍 0 👎, 83% likely the best" in shown
+    # Nobody voted on Practical: it may still be better than Lifestyle, which has a 👎.
+    assert "#2 *3. Practical*: no votes yet\n#3 *2. Lifestyle*: 0 👍 1 👎, 3% likely the best" in shown
     assert bot.slack.wait_for(lambda: shows_closed(bot))
     first = bot.slack.message(CHANNEL, bot.store.variation(1).message_ts)
     assert "👍 5 · 👎 0" in texts(first)
@@ -128,7 +135,7 @@ def test_voting_closes_by_itself_after_the_voting_hours(
     with start_bot(slack, claude, tmp_path / "v.db", env) as bot:
         bot.command("Write a tagline")
         bot.wait_run()
-        assert "No winner: not enough votes yet" in texts(verdict(bot))
+        assert "No winner: nobody voted" in texts(verdict(bot))
         assert bot.slack.wait_for(lambda: shows_closed(bot))
         bot.click(1, "up", user="U1")
         [note] = bot.slack.wait_for(lambda: bot.slack.responses("click-U1"))
@@ -151,20 +158,90 @@ def test_of_processes_sharing_the_database_exactly_one_closes_a_run(tmp_path: Pa
         second.close()
 
 
-def test_the_verdict_ranks_by_the_ranking_rule_and_names_tied_winners(tmp_path: Path) -> None:
+def verdict_of(tmp_path: Path, votes: list[list[str]]) -> str:
+    """The verdict of a run of three approaches (the third failed) with these votes on the first two."""
+    tmp_path.mkdir()
     store = Store(str(tmp_path / "v.db"))
     try:
         ids = make_run(store, [("technical", "done"), ("lifestyle", "done"), ("practical", "failed")])
-        for variation_id in ids[:2]:
-            record_clicks(store, variation_id, *[(f"U{n}", "up") for n in range(5)])
-        shown = texts(verdict_message(store.variations(1), store.tallies(1)))
+        for variation_id, values in zip(ids, votes, strict=False):
+            record_clicks(store, variation_id, *[(f"U{n}", value) for n, value in enumerate(values)])
+        return texts(verdict_message(store.variations(1), store.tallies(1)))
     finally:
         store.close()
-    assert "🤝 Tied winners: *1. Technical* and *2. Lifestyle*, each 100% 👍 (57-100%), 5 votes" in shown
+
+
+def test_three_voters_name_a_winner_and_a_tie_is_too_close_to_call(tmp_path: Path) -> None:
+    shown = verdict_of(tmp_path / "a", [["up", "up", "up"], ["down", "down"]])
+    assert "🏆 Winner: *1. Technical*, 3 👍 0 👎, 97% likely the best" in shown
+    assert "#2 *2. Lifestyle*: 0 👍 2 👎, 3% likely the best" in shown
     assert "Practical" not in shown  # failed: nothing to rank
+    tie = verdict_of(tmp_path / "b", [["up"], ["up"]])
+    assert "Winner" not in tie
+    assert (
+        "🤷 No winner: too close to call. *1. Technical* is 50% likely the best, and a winner takes more than 75%"
+        in tie
+    )
 
 
 def test_a_closed_variation_shows_its_counts_without_buttons() -> None:
     [message] = variation_messages(7, 0, Approach("technical", "Specs first"), "Text", up=3, down=1, closed=True)
     assert not [b for b in message["blocks"] if b["type"] == "actions"]
     assert "👍 3 · 👎 1 · 🔒 Voting has closed" in texts(message)
+
+
+def test_after_closing_nothing_new_arrives_and_the_parent_names_the_winner(bot: Bot) -> None:
+    bot.command("Write a tagline")
+    parent, _ = run_thread(bot)
+    for user in ("U1", "U2", "U3"):
+        bot.click(1, "up", user=user)
+    bot.click(2, "down", user="U1")
+    bot.click(3, "down", user="U2")
+    assert press(bot, "close_voting", "1", user=USER)[0] == 200
+    assert bot.slack.wait_for(lambda: shows_closed(bot))
+    closed = bot.slack.message(CHANNEL, parent["ts"])
+    assert buttons(closed) == {}  # neither 🧩 nor 🔒
+    assert "🏆 Winner: *1. Technical*, 3 👍 0 👎" in texts(closed) and "Leading" not in texts(closed)
+
+    # A stale 🧩, a ♻️ form still open, a follow-up in the thread: each told voting has closed.
+    assert press(bot, "synthesize", "1", user="U2")[0] == 200
+    [note] = bot.slack.wait_for(lambda: bot.slack.responses("synthesize-U2"))
+    assert "Voting on this run has closed" in note["text"]
+    form = regenerate_form(1, "technical")
+    status, body = submit_view(bot, form, {"instruction": text_value("shorter")})
+    assert status == 200 and "Voting on this run has closed" in json.loads(body)["errors"]["instruction"]
+    assert mention(bot, "one for teenagers", ts="1800000000.000100", thread_ts=parent["ts"])[0] == 200
+    whisper = bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL))[0]
+    assert "Voting on this run has closed" in whisper["text"]
+    assert len(bot.store.variations(1)) == 3  # nothing new was written
+
+
+def test_a_variation_written_while_voting_closes_arrives_without_vote_buttons(
+    slack: FakeSlackAPI, tmp_path: Path
+) -> None:
+    release = threading.Event()
+
+    def worker(kind: str) -> str:
+        if kind == "technical" and bot_ready.is_set():
+            release.wait(timeout=30)
+        return "<response>Cold.</response>"
+
+    bot_ready = threading.Event()
+    with FakeAnthropicAPI(Script(worker=worker)) as claude, start_bot(slack, claude, tmp_path / "v.db") as bot:
+        try:
+            bot.command("Write a tagline")
+            run_thread(bot)
+            bot_ready.set()
+            assert press(bot, "regenerate", "1")[0] == 200
+            submit_view(bot, bot.slack.wait_for(lambda: bot.slack.calls("views.open"))[-1].params["view"],
+                        {"instruction": text_value("shorter")})  # fmt: skip
+            bot.slack.wait_for(lambda: len(bot.store.variations(1)) == 4)
+            assert press(bot, "close_voting", "1", user=USER)[0] == 200
+            bot.slack.wait_for(lambda: bot.store.run(1).voting_closed)
+        finally:
+            release.set()
+        new = bot.slack.wait_for(lambda: (row := bot.store.variation(4)).written and row.message_ts and row)
+        message = bot.slack.wait_for(
+            lambda: (m := bot.slack.message(CHANNEL, new.message_ts)) and "Writing" not in texts(m) and m
+        )
+        assert not buttons(message) and "🔒 Voting has closed" in texts(message)

@@ -58,7 +58,7 @@ def test_home_tab_shows_the_scoreboard_and_my_runs_linked_to_their_threads(bot: 
     assert status == 200
     run = bot.wait_run()
     technical = next(v for v in bot.store.variations(run.id) if v.type == "technical")
-    for user in (USER, "U0002", "U0003", "U0004", "U0005"):  # enough votes to be ranked
+    for user in (USER, "U0002", "U0003", "U0004", "U0005"):  # five 👍: it leads
         assert bot.click(technical.id, "up", user=user)[0] == 200
     # A run whose thread is gone (chat.getPermalink fails), one still planning with no message yet,
     # someone else's run and a run in another workspace.
@@ -76,8 +76,8 @@ def test_home_tab_shows_the_scoreboard_and_my_runs_linked_to_their_threads(bot: 
     texts = section_texts(view["blocks"])
     workspace = next(t for t in texts if t.startswith("*This workspace*"))
     assert workspace.splitlines()[1:] == [
-        "1. *Technical*: 100% 👍 (57-100%), 5 votes · first place 100%",
-        "• *Formal*: not enough votes yet (1 of 5 votes)",
+        "1. *Technical*: 5 👍 0 👎, 83% likely the best · first place 100%",
+        "2. *Formal*: 0 👍 1 👎, 3% likely the best · first place 100%",  # alone in its run
     ]
     assert any(t.startswith(RANKING_NOTE) for t in texts)  # what the numbers mean
     assert any(t.startswith("4 runs this week · ") for t in texts)  # the workspace's, not only mine

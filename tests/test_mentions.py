@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.parse.references import named_approach, typed_text, without_mention
+from bot.parse.references import refers_to, typed_text, without_mention
 from bot.render.forms import request_form
 from bot.store.rows import VariationRow, VariationStatus
 from bot.store.store import Store
@@ -33,6 +33,7 @@ from tests.helpers import (
     make_run,
     mention,
     opened_view,
+    press,
     run_thread,
     start_bot,
     submit_view,
@@ -137,7 +138,7 @@ def test_a_mention_naming_no_approach_writes_one_new_variation_that_follows_it(b
     for user in ("U0002", "U0003", "U0004", "U0005"):  # enough votes to be named the leader
         assert bot.click(new.id, "up", user=user)[0] == 200
     done = bot.slack.wait_for(lambda: (m := bot.slack.message(CHANNEL, parent["ts"])) and "Leading" in texts(m) and m)
-    assert "✅ Done: 3 variations" in texts(done) and "💬 *Follow-up*, 100% 👍 (57-100%), 5 votes" in texts(done)
+    assert "✅ Done: 3 variations" in texts(done) and "💬 *Follow-up*, 5 👍 0 👎, 86% likely the best" in texts(done)
 
 
 def test_a_mention_while_the_run_is_written_or_without_text_only_explains(bot: Bot) -> None:
@@ -361,7 +362,12 @@ def row(id: int, position: int, type: str, status: str = "done", **fields: Any) 
 
 @pytest.fixture
 def thread() -> list[VariationRow]:
-    return [row(1, 0, "technical"), row(2, 1, "lifestyle"), row(3, 2, "step-by-step"), row(4, 3, "synthesis")]
+    return [
+        row(1, 0, "technical"),
+        row(2, 1, "lifestyle-emotional"),
+        row(3, 2, "step-by-step"),
+        row(4, 3, "synthesis"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -374,26 +380,76 @@ def thread() -> list[VariationRow]:
         ("the 2nd one, shorter", 2),
         ("redo the step-by-step version", 3),
         ("technical (1) but shorter", 1),  # the same approach named twice
+        ("make B shorter", 2),
+        ("make variation b shorter", 2),
+        ("I want C in French", 3),  # "I" is not a letter here
+        ("A shorter take on C, please", 3),  # nor is an "A" that starts a sentence
+        ("make the second one shorter", 2),
+        ("the last one, in French", 3),
+        ("make the first paragraph of C shorter", 3),  # "the first paragraph" is a part of a text
+        ("make the lifestyle one shorter", 2),  # a part of "lifestyle-emotional"
+        ("make the winner shorter", 1),
         ("one for teenagers", None),
         ("in 3 bullet points", None),  # a count, not a number in the thread
-        ("make it 50 words", None),
         ("rate it 3.5 stars", None),
-        ("mix the technical and the lifestyle ones", None),  # two approaches: a new variation
         ("make the synthesis shorter", None),  # only planned approaches are numbered and named
         ("a non-technical take", None),
         ("make 9 shorter", None),
     ],
 )
-def test_which_approach_an_instruction_names(thread: list[VariationRow], instruction: str, named: int | None) -> None:
-    found = named_approach(instruction, thread)
-    assert (found.id if found else None) == named
+def test_which_variation_an_instruction_refers_to(
+    thread: list[VariationRow], instruction: str, named: int | None
+) -> None:
+    found = refers_to(instruction, thread, leaders=[thread[0]])
+    assert (found.target.id if found.target else None) == named
+    assert not found.choices
+
+
+@pytest.mark.parametrize(
+    ("instruction", "choices"),
+    [
+        ("mix the technical and the lifestyle ones", [1, 2]),  # two: which one (or something new)?
+        ("technical and step-by-step", [1, 3]),
+        ("make it shorter", [1, 2, 3]),  # none said: any of them
+        ("make it 50 words", [1, 2, 3]),
+        ("make the funny one shorter", [1, 2, 3]),  # no such approach: any of them
+        ("make the winner shorter", [1, 2]),  # too close to call: those in the running
+    ],
+)
+def test_an_instruction_that_could_mean_several_asks(
+    thread: list[VariationRow], instruction: str, choices: list[int]
+) -> None:
+    leaders = [thread[0], thread[1]] if "winner" in instruction else [thread[0]]
+    found = refers_to(instruction, thread, leaders=leaders)
+    assert found.target is None and [v.id for v in found.choices] == choices
+
+
+@pytest.mark.parametrize(
+    ("instruction", "outcome"),
+    [
+        ("make the lifestyle one shorter", "letters"),  # an approach that exists…
+        ("make the funny one shorter", "letters"),  # …and one that does not: the same answer
+        ("make the technical version shorter", "letters"),
+        ("make B shorter", 2),
+        ("make variation C shorter", 3),
+        ("the second one, shorter", 2),
+        ("technical, but warmer", "new"),  # the hidden types are never compared with the words
+        ("one for teenagers", "new"),
+    ],
+)
+def test_an_open_blind_run_goes_by_letters_and_never_tests_a_name(
+    thread: list[VariationRow], instruction: str, outcome: int | str
+) -> None:
+    found = refers_to(instruction, thread, blind=True)
+    shown = "letters" if found.by_approach else "new" if found.new else found.target.id if found.target else None
+    assert shown == outcome
 
 
 def test_a_named_approach_is_rewritten_from_its_latest_written_version(thread: list[VariationRow]) -> None:
     newer = [row(5, 4, "technical", regenerated_from=1), row(6, 5, "technical", "failed", regenerated_from=5)]
     versions = [*thread, *newer]
-    assert named_approach("technical, shorter", versions).id == 5  # type: ignore[union-attr]
-    assert named_approach("1, shorter", versions).id == 5  # type: ignore[union-attr]
+    assert refers_to("technical, shorter", versions).target.id == 5  # type: ignore[union-attr]
+    assert refers_to("1, shorter", versions).target.id == 5  # type: ignore[union-attr]
 
 
 def test_slack_text_reads_as_typed() -> None:
@@ -423,3 +479,80 @@ def test_the_follow_up_prompt_carries_the_run_and_cannot_be_broken_by_the_instru
     assert "<analysis>\nReaders differ.\n</analysis>" in prompt
     assert '<approach type="formal">Plain &amp; exact</approach>' in prompt
     assert "<analysis>" not in follow_up_prompt("Write", {}, FollowUp("shorter"))
+
+
+# -- references in the thread, end to end ---------------------------------------------------------------------
+
+
+def pick_buttons(message: dict[str, Any]) -> dict[str, str]:
+    """label → value of the buttons on a "which one do you mean?" question."""
+    return {
+        element["text"]["text"]: element["value"]
+        for block in message.get("blocks") or []
+        if block["type"] == "actions"
+        for element in block["elements"]
+    }
+
+
+def test_follow_up_references_are_resolved_or_asked_about(bot: Bot) -> None:
+    bot.command("Write a tagline")
+    parent, _ = run_thread(bot)
+    bot.claude.responder = follow_ups()
+    # "the second one" is Lifestyle, "the last one" Practical.
+    assert mention(bot, "make the second one shorter", ts="1800000000.000100", thread_ts=parent["ts"])[0] == 200
+    _, message = finished(bot, lambda r: r.regenerated_from == 2)
+    assert "♻️ *Lifestyle*, new version (make the second one shorter)" in texts(message)
+    assert mention(bot, "the last one, in French", ts="1800000000.000200", thread_ts=parent["ts"])[0] == 200
+    finished(bot, lambda r: r.regenerated_from == 3)
+    # Two named: asked which, in the thread, only to the asker, with a button each and one for something new.
+    assert mention(bot, "technical and lifestyle, shorter", ts="1800000000.000300", thread_ts=parent["ts"])[0] == 200
+    question = bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL))[0]
+    assert (question["user"], question["thread_ts"]) == (USER, parent["ts"])
+    assert "Which one do you mean?" in texts(question)
+    picks = pick_buttons(question)
+    assert list(picks) == ["1. Technical", "2. Lifestyle", "💬 Something new"]
+    written = len(bot.store.variations(1))
+    assert written == 5  # the question wrote nothing
+    assert press(bot, "pick_variation", picks["1. Technical"])[0] == 200
+    technical, message = finished(bot, lambda r: r.regenerated_from == 1)
+    assert technical.instruction == "technical and lifestyle, shorter"
+    [answered] = bot.slack.wait_for(lambda: bot.slack.responses(f"pick_variation-{USER}"))
+    assert answered["replace_original"] and "new version of 1. Technical" in answered["text"]
+    assert press(bot, "pick_new", picks["💬 Something new"])[0] == 200
+    new, _ = finished(bot, lambda r: r.type == "follow-up")
+    assert new.instruction == "technical and lifestyle, shorter"
+    # Something clearly new is still written at once.
+    assert mention(bot, "one for teenagers", ts="1800000000.000400", thread_ts=parent["ts"])[0] == 200
+    finished(bot, lambda r: r.type == "follow-up" and r.id != new.id)
+    assert len(bot.slack.ephemerals(CHANNEL)) == 1
+
+
+def test_a_forged_pick_does_nothing_but_say_so(bot: Bot) -> None:
+    bot.command("Write a tagline")
+    run_thread(bot)
+    for value in ("not json", '{"run": 1, "variation": 99, "instruction": "x"}', '{"run": 7, "variation": 0}'):
+        assert press(bot, "pick_variation", value, user="U7")[0] == 200
+    notes = bot.slack.wait_for(
+        lambda: len(bot.slack.responses("pick_variation-U7")) == 3 and bot.slack.responses("pick_variation-U7")
+    )
+    assert all("no longer exists" in note["text"] for note in notes)
+    assert len(bot.store.variations(1)) == 3
+
+
+def test_an_open_blind_run_asks_for_letters_and_letters_work(bot: Bot) -> None:
+    bot.claude.responder = Script(worker=lambda _: "<response>Cold.</response>")  # text that names nothing
+    bot.command("--blind Write a tagline")
+    parent, _ = run_thread(bot)
+    for n, text in enumerate(("make the lifestyle one shorter", "make the nonexistent one shorter")):
+        assert mention(bot, text, ts=f"1800000000.00{n}100", thread_ts=parent["ts"])[0] == 200
+    notes = bot.slack.wait_for(lambda: len(bot.slack.ephemerals(CHANNEL)) == 2 and bot.slack.ephemerals(CHANNEL))
+    assert notes[0]["text"] == notes[1]["text"] and "by its letter" in notes[0]["text"]  # the same: nothing learned
+    assert mention(bot, "make B shorter", ts="1800000000.000300", thread_ts=parent["ts"])[0] == 200
+    _, message = finished(bot, lambda r: r.regenerated_from == 2)
+    assert "♻️ *Variation B*, new version (make B shorter)" in texts(message)
+    assert mention(bot, "variation A and variation C", ts="1800000000.000400", thread_ts=parent["ts"])[0] == 200
+    question = bot.slack.wait_for(lambda: bot.slack.ephemerals(CHANNEL)[2:])[0]
+    assert list(pick_buttons(question)) == ["Variation A", "Variation C", "💬 Something new"]
+    shown = json.dumps([c.params for c in bot.slack.calls() if c.method.startswith("chat.")]).lower()
+    assert "lifestyle" not in shown.replace("make the lifestyle one shorter", "")
+    assert "technical" not in shown and "practical" not in shown

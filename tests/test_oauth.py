@@ -307,9 +307,9 @@ def test_each_workspace_sees_only_its_own_runs_votes_stats_home_and_export(
     assert [(row["user_id"], row["value"]) for row in bot.store.db["feedback"].rows] == [("UA", "up"), ("UB", "down")]
 
     seen_by_a, seen_by_b = stats_seen(bot, A), stats_seen(bot, B)
-    assert "*Technical*: not enough votes yet (1 of 5 votes)" in seen_by_a and "2 runs this week" in seen_by_a
+    assert "*Technical*: 1 👍 0 👎, 67% likely the best" in seen_by_a and "2 runs this week" in seen_by_a
     assert "Lifestyle" not in seen_by_a
-    assert "*Lifestyle*: not enough votes yet (1 of 5 votes)" in seen_by_b and "1 run this week" in seen_by_b
+    assert "*Lifestyle*: 0 👍 1 👎" in seen_by_b and "1 run this week" in seen_by_b
     assert "Technical" not in seen_by_b
 
     home_a, home_b = json.dumps(home_of(bot, A)), json.dumps(home_of(bot, B))

@@ -88,3 +88,24 @@ def test_slack_rate_limit_is_retried_and_no_text_is_lost(bot: Bot) -> None:
     for reply in replies[1:]:
         assert "version." in texts(reply) and buttons(reply)
     assert sum(c.faulted for c in bot.slack.calls()) == 3
+
+
+def test_a_live_preview_holds_back_unfinished_bold_and_the_notification_text_is_plain(bot: Bot) -> None:
+    bold = (
+        "## Cold all day\n\n"
+        + " ".join(f"**word{i}** and" for i in range(150))
+        + "\n\n| Size | Price |\n|---|---|\n| 750 ml | $30 |"
+    )
+    slow = FakeReply(f"<response>{bold}</response>", tokens_per_second=1000, chunk_chars=7)
+    bot.claude.responder = Script(worker=lambda kind: slow)
+    bot.command("Write a bold one")
+    run_thread(bot)
+    variation = bot.store.variation(1)
+    live = [text for text in updates_of(bot, variation.message_ts) if "Writing…" in text]
+    assert len(live) >= 2 and any("**word1**" in text for text in live)
+    assert all(text.count("**") % 2 == 0 for text in live), [t for t in live if t.count("**") % 2]
+    final = bot.slack.message(CHANNEL, variation.message_ts)
+    assert "**word149**" in texts(final)  # the blocks keep the formatting
+    notification = final["text"]
+    assert notification.startswith("technical: Cold all day word0 and word1 and")
+    assert not any(mark in notification for mark in ("#", "**", "|"))

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.config import ConfigError, Settings
+from bot.render.growing import without_open_emphasis
 from bot.render.markdown import render
 from bot.slack.streams import closing_blocks, heading, settled
 from bot.store.rows import VariationRow, VariationStatus
@@ -282,3 +283,21 @@ def test_streaming_in_channels_is_on_or_off() -> None:
     assert Settings.from_env({**env, "VARIATIONS_STREAM_CHANNELS": "ON"}).stream_channels
     with pytest.raises(ConfigError, match="VARIATIONS_STREAM_CHANNELS must be on or off, got 'yes'"):
         Settings.from_env({**env, "VARIATIONS_STREAM_CHANNELS": "yes"})
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("Hello **b", "Hello "),
+        ("Hello **bold** and *it", "Hello **bold** and "),
+        ("Hello **", "Hello "),
+        ("a ~~str", "a "),
+        ("snake_case and 2*3", "snake_case and 2*3"),
+        ("* an item", "* an item"),
+        ("# Head\nsome _it", "# Head\nsome "),
+    ],
+)
+def test_unfinished_emphasis_is_held_back_from_both_live_paths(text: str, shown: str) -> None:
+    assert settled(text) == shown
+    assert without_open_emphasis(text) == shown
+    assert without_open_emphasis("```\ncode **x") == "```\ncode **x"  # no emphasis inside code

@@ -60,26 +60,21 @@ def test_votes_put_the_leader_on_the_parent(bot: Bot) -> None:
     bot.click(2, "up", user="U1")
     bot.click(2, "up", user="U2")
     bot.click(1, "up", user="U3")
-    # A few clicks do not make a leader (the rule `/variations stats` ranks by).
+    # Two liked, one untried: no leader yet (the rule `/variations stats` ranks by).
     assert bot.slack.wait_for(
-        lambda: shows("🗳️ 3 votes on 2 variations · not enough votes yet to name a leader: it takes 5 on one variation")
+        lambda: shows("🗳️ 3 votes on 2 variations · too close to call: best so far *2. Lifestyle*, 50% likely the best")
+    )
+    bot.click(1, "down", user="U3")  # U3 changes their mind
+    bot.click(3, "down", user="U4")
+    assert bot.slack.wait_for(
+        lambda: shows("🏆 Leading: *2. Lifestyle*, 2 👍 0 👎, 83% likely the best · 4 votes on 3 variations")
     )
     for user in ("U3", "U4", "U5"):
-        bot.click(2, "up", user=user)
-    assert bot.slack.wait_for(
-        lambda: shows("🏆 Leading: *2. Lifestyle*, 100% 👍 (57-100%), 5 votes · 6 votes on 2 variations")
-    )
-    for user in ("U4", "U5", "U6", "U7"):
-        bot.click(1, "up", user=user)
-    assert bot.slack.wait_for(
-        lambda: shows(
-            "🤝 Tied: *1. Technical* and *2. Lifestyle*, each 100% 👍 (57-100%), 5 votes · 10 votes on 2 variations"
-        )
-    )
-    bot.click(2, "up", user="U1")  # withdrawn
-    assert bot.slack.wait_for(
-        lambda: shows("🏆 Leading: *1. Technical*, 100% 👍 (57-100%), 5 votes · 9 votes on 2 variations")
-    )
+        bot.click(1, "up", user=user)  # U3 back to 👍
+    bot.click(2, "up", user="U5")
+    assert bot.slack.wait_for(lambda: shows("too close to call: best so far *1. Technical*, 49% likely the best"))
+    bot.click(1, "up", user="U5")  # withdrawn
+    assert bot.slack.wait_for(lambda: shows("too close to call: best so far *2. Lifestyle*, 56% likely the best"))
 
 
 def test_synthesis_combines_the_top_voted_and_is_voted_on_like_a_variation(bot: Bot) -> None:
@@ -107,14 +102,15 @@ def test_synthesis_combines_the_top_voted_and_is_voted_on_like_a_variation(bot: 
     )
     assert row.position == 3 and row.text == "The **best** of both."
     prompt = bot.claude.prompts()[-1]
-    # the two voted variations, best first; the unvoted one left out
-    assert prompt.index('type="technical" net_votes="2"') < prompt.index('type="practical" net_votes="1"')
-    assert 'type="lifestyle"' not in prompt
+    # the two liked variations, best first by the ranking rule; the unvoted one left out
+    assert prompt.index('type="Technical" net_votes="2"') < prompt.index('type="Practical" net_votes="1"')
+    assert 'type="Lifestyle"' not in prompt
     message = bot.slack.wait_for(
         lambda: (m := bot.slack.message(CHANNEL, row.message_ts)) and "Writing" not in texts(m) and m
     )
     assert message["thread_ts"] == parent["ts"]
-    assert "🧩 *Synthesis*" in texts(message) and "The **best** of both." in texts(message)
+    assert "🧩 *Synthesis*: _Combines Technical and Practical_" in texts(message)
+    assert "The **best** of both." in texts(message)
     assert "vote_up" in buttons(message)
     bot.click(row.id, "up", user="U9")
     assert bot.slack.wait_for(lambda: buttons(bot.slack.message(CHANNEL, row.message_ts))["vote_up"] == "👍 1")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render.mrkdwn import SECTION_LIMIT, clean, escape, split_text, truncate_plain
+from bot.render.mrkdwn import SECTION_LIMIT, clean, escape, plain_words, split_text, truncate_plain
 
 ENTITY_TAIL = re.compile(r"&[#\w]*$")
 ENTITY_HEAD = re.compile(r"^[#\w]*;")
@@ -270,3 +270,13 @@ def test_a_link_stays_whole_inside_what_looks_like_a_long_code_span() -> None:
     # Found by hypothesis: "``" opened a code span reaching past the link, so the link was cut.
     chunks = split_text("`code``code`longerword<https://example.com/some/path|label text>`code`", 50)
     assert any("<https://example.com/some/path|label text>" in chunk for chunk in chunks)
+
+
+def test_plain_words_are_what_a_notification_shows_of_markdown() -> None:
+    markdown = (
+        "# Cold all day\n\n**Stay** cold, _always_ — see [our site](https://x.io).\n\n"
+        "| Size | Price |\n|---|:--:|\n| 750 ml | $30 |\n\n```py\nx = a*b\n```\n---\n> quote *it* snake_case 2*3"
+    )
+    assert plain_words(markdown) == (
+        "Cold all day Stay cold, always — see our site. Size · Price 750 ml · $30 x = a*b quote it snake_case 2*3"
+    )

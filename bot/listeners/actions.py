@@ -1,8 +1,8 @@
 """Buttons: 👍/👎 log a click and queue a refresh of the counts, ♻️ opens the "new version" form, 🧩 starts
-a synthesis, 🔁 retries a failed approach, 🔒 closes a run's voting (its requester only). Each is
-acknowledged without any Slack call: what must be said back (an ephemeral note, the form) is sent after the
-ack. A click on something gone, or from another workspace, or a vote once voting closed, gets an ephemeral
-explanation rather than an error."""
+a synthesis, 🔁 retries a failed approach, 🔒 closes a run's voting (its requester only), and a pick on
+"which one do you mean?" writes what was asked. Each is acknowledged without any Slack call: what must be
+said back (an ephemeral note, the form) is sent after the ack. A click on something gone, or from another
+workspace, or a vote once voting closed, gets an ephemeral explanation rather than an error."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot.observe.metrics import Metrics
 from bot.parse.payloads import parse_id
 from bot.render.blocks import CLOSE_VOTING, REGENERATE, RETRY, SYNTHESIZE, VOTE_DOWN, VOTE_UP
 from bot.render.forms import regenerate_form
+from bot.render.picking import PICK_NEW, PICK_VARIATION, choice_name, read_pick
 from bot.render.rebuild import blind_label
 from bot.store.rows import MissingRow, RunRow, VariationRow, VotingClosed
 from bot.store.store import Store
@@ -142,9 +143,36 @@ def register(
         else:
             closer.close(run.id)  # the store and the outbox only: a second click finds it closed, and is quiet
 
+    def on_pick(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        """A button on "which one do you mean?": a new version of the variation picked, or one more."""
+        ack()
+        pick = read_pick(action.get("value"))
+        run = store.find_run(pick.run) if pick is not None else None
+        variation = store.find_variation(pick.variation) if pick is not None and pick.variation else None
+        if pick is None or run is None or (pick.variation and (variation is None or variation.run_id != run.id)):
+            tell(respond, GONE)
+            return
+        if run.team_id and team_of(body) != run.team_id:
+            tell(respond, OTHER_WORKSPACE)
+            return
+        team, user = team_of(body), user_of(body)
+        if variation is not None:
+            refused = runner.regenerate(variation.id, pick.instruction, team, user)
+            label = blind_label(store, variation)
+            done = f"✍️ Writing a new version of {choice_name(variation, label)}."
+        else:
+            refused = runner.follow_up(run.id, pick.instruction, team, user)
+            done = "✍️ Writing one more variation."
+        if refused:
+            tell(respond, refused)
+        else:  # the question is answered: it gives way to what happens now
+            later.call("respond", lambda: respond(text=done, replace_original=True))
+
     app.action(VOTE_UP)(on_vote)
     app.action(VOTE_DOWN)(on_vote)
     app.action(REGENERATE)(on_regenerate)
     app.action(SYNTHESIZE)(on_synthesize)
     app.action(RETRY)(on_retry)
     app.action(CLOSE_VOTING)(on_close)
+    app.action(PICK_VARIATION)(on_pick)
+    app.action(PICK_NEW)(on_pick)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.render.growing import without_open_emphasis
 from bot.render.kit import (
     MARKDOWN_LIMIT,
     SECTION_LIMIT,
@@ -25,9 +26,9 @@ from bot.render.kit import (
     section,
 )
 from bot.render.markdown import render, split_markdown
-from bot.render.mrkdwn import escape, split_text, truncate_plain
+from bot.render.mrkdwn import escape, plain_words, split_text, truncate_plain
 from bot.store.pricing import money
-from bot.store.ranking import MIN_VOTES, NOT_ENOUGH, Ranked, leaders
+from bot.store.ranking import TOO_CLOSE, WINNER_CHANCE, Ranked, rank, winner
 from bot.store.rows import RunRow, RunStatus, Tally, VariationRow, VariationStatus
 from orchestrator.events import FOLLOW_UP, SYNTHESIS
 from orchestrator.parsing import Approach
@@ -41,6 +42,7 @@ RETRY = "retry"
 SYNTHESIZE = "synthesize"
 CLOSE_VOTING = "close_voting"
 STOP = "stop_run"
+CLOSED_COUNTS = "👍 {up} · 👎 {down} · 🔒 Voting has closed"
 BLIND_PLAN = "🙈 The plan is revealed when voting closes"
 BLIND_NOTE = "🙈 Blind vote: the approaches are labelled A, B, C… and revealed when voting closes"
 
@@ -165,30 +167,40 @@ def blind_labels(variations: Sequence[VariationRow]) -> dict[int, str]:
     return labels
 
 
+def ranked_variations(
+    variations: Sequence[VariationRow], tallies: Mapping[int, Tally]
+) -> list[tuple[VariationRow, Ranked]]:
+    """The written variations, best first by the one ranking rule (`bot.store.ranking`: each one's chance of
+    being the best, from its votes): what the leader, the verdict and a synthesis go by."""
+    written = [v for v in variations if v.written]
+    return rank(written, lambda v: (tallies.get(v.id, NO_VOTES).up, tallies.get(v.id, NO_VOTES).down))
+
+
 def leader_line(
-    variations: Sequence[VariationRow], tallies: Mapping[int, Tally], labels: Mapping[int, str] | None = None
+    variations: Sequence[VariationRow],
+    tallies: Mapping[int, Tally],
+    labels: Mapping[int, str] | None = None,
+    *,
+    closed: bool = False,
 ) -> str | None:
-    """Who leads by the rule `/variations stats` ranks by (`bot.store.ranking`: the share of 👍 its votes make
-    sure of, and never with fewer than `MIN_VOTES`), and how many votes there are; None before the first.
-    `labels`: a blind run's, named by them instead."""
+    """Who leads by the ranking rule (`bot.store.ranking`), and how many votes there are; None before the first.
+    Once voting has `closed`, the winner, or that it was too close to call. `labels`: a blind run's, named
+    by them instead."""
     votes = sum(t.votes for t in tallies.values())
     if not votes:
-        return None
-    voted = [v for v in variations if v.id in tallies]
+        return "🔒 No winner: nobody voted" if closed else None
+    voted = [v for v in variations if tallies.get(v.id, NO_VOTES).votes]
     total = f"{votes} vote{'s' if votes != 1 else ''} on {len(voted)} variation{'s' if len(voted) != 1 else ''}"
-
-    def ranked(v: VariationRow) -> Ranked:
-        return Ranked(tallies[v.id].up, tallies[v.id].down)
-
-    leading = leaders(voted, ranked)
-    if not leading:
-        return f"🗳️ {total} · {NOT_ENOUGH} to name a leader: it takes {MIN_VOTES} on one variation"
-    names = " and ".join(
-        approach_title(v.shown_position, Approach(v.type, ""), label=(labels or {}).get(v.id)) for v in leading
-    )
-    if len(leading) > 1:
-        return f"🤝 Tied: {names}, each {ranked(leading[0]).describe()} · {total}"
-    return f"🏆 Leading: {names}, {ranked(leading[0]).describe()} · {total}"
+    ranking = ranked_variations(variations, tallies)
+    if not ranking:
+        return None
+    first, ranked = ranking[0]
+    name = approach_title(first.shown_position, Approach(first.type, ""), label=(labels or {}).get(first.id))
+    if winner(ranking) is not None:
+        return f"🏆 {'Winner' if closed else 'Leading'}: {name}, {ranked.describe()} · {total}"
+    if closed:
+        return f"🔒 No winner: {TOO_CLOSE} (best: {name}, {ranked.chance:.0%} likely the best) · {total}"
+    return f"🗳️ {total} · {TOO_CLOSE}: best so far {name}, {ranked.chance:.0%} likely the best"
 
 
 def stored_progress(run: RunRow, variations: Sequence[VariationRow]) -> Progress:
@@ -212,17 +224,20 @@ def run_parent_message(
     run: RunRow, variations: Sequence[VariationRow], tallies: Mapping[int, Tally], progress: Progress | None = None
 ) -> Message:
     """`parent_message` for a stored run: live `progress` while it runs, else its stored outcome; the
-    leader, the synthesize button once at least two variations were written, and ⏹ while something of it
-    is being written (the run, or one more variation in its thread)."""
-    can_synthesize = run.status.finished and sum(v.written for v in variations) >= 2
-    can_close = run.status.finished and not run.voting_closed and any(v.written for v in variations)
+    leader (once closed, the winner), while voting is open the synthesize button once at least two
+    variations were written, and ⏹ while something of it is being written (the run, or one more variation
+    in its thread)."""
+    open_ = run.status.finished and not run.voting_closed
+    can_synthesize = open_ and sum(v.written for v in variations) >= 2
+    can_close = open_ and any(v.written for v in variations)
     blind = run.blind and not run.voting_closed
+    labels = blind_labels(variations) if blind else None
     return parent_message(
         run.user_id,
         run.task,
         run.context,
         progress or stored_progress(run, variations),
-        leader=leader_line(variations, tallies, blind_labels(variations) if blind else None),
+        leader=leader_line(variations, tallies, labels, closed=run.voting_closed),
         synthesize_run=run.id if can_synthesize else None,
         close_run=run.id if can_close else None,
         closed=run.voting_closed,
@@ -251,6 +266,17 @@ def variation_title(position: int | None, approach: Approach, note: str | None =
     return title if label else f"{title}: _{escape(approach.description)}_"
 
 
+def shown_name(row: VariationRow, label: str | None = None) -> str:
+    """A variation's name in plain words (a synthesis's header, its prompt): `Technical`, `Technical (new
+    version)`, `Follow-up`, `Synthesis`; in an open blind run its `label`, `Variation B`."""
+    if label:
+        return f"Variation {label}"
+    name = row.type[:1].upper() + row.type[1:]
+    return (
+        f"{name} (new version)" if row.regenerated_from is not None and row.type not in (SYNTHESIS, FOLLOW_UP) else name
+    )
+
+
 def shown_type(approach: Approach, label: str | None = None) -> str:
     """A variation's name in a notification's plain text: its type, or in a blind run its label."""
     return f"Variation {label}" if label else approach.type
@@ -258,8 +284,9 @@ def shown_type(approach: Approach, label: str | None = None) -> str:
 
 def _preview(text: str) -> list[Block]:
     """Model Markdown still being written, as one markdown block of at most one message's worth (the
-    final message carries everything): a live state must never need a second message."""
-    chunks = split_markdown(render(text), MARKDOWN_LIMIT - len(MORE))
+    final message carries everything): a live state must never need a second message. Emphasis not yet
+    closed (`**b`) is held back, as the DM stream holds it back (`bot.render.growing`)."""
+    chunks = split_markdown(render(without_open_emphasis(text)), MARKDOWN_LIMIT - len(MORE))
     return [markdown(chunks[0] + (MORE if len(chunks) > 1 else ""))] if chunks else []
 
 
@@ -296,7 +323,7 @@ def analysis_message(
         note = f"🧠 Shaped by your team's votes on {types} · `/variations --fresh` leaves them out"
         blocks.append(context_block(note))
     return {
-        "text": fallback(BLIND_PLAN if blind else f"Analysis: {analysis}" if analysis else "Approaches"),
+        "text": fallback(BLIND_PLAN if blind else f"Analysis: {plain_words(analysis)}" if analysis else "Approaches"),
         "blocks": blocks,
     }
 
@@ -349,10 +376,10 @@ def variation_messages(
     for number, page in enumerate(pages, start=1):
         heading = title if len(pages) == 1 else f"{title} ({number} of {len(pages)})"
         blocks = [section(truncate_plain(heading, SECTION_LIMIT))] + ([markdown(page)] if page else [])
-        messages.append({"text": fallback(f"{shown_type(approach, label)}: {text}"), "blocks": blocks})
+        messages.append({"text": fallback(f"{shown_type(approach, label)}: {plain_words(text)}"), "blocks": blocks})
     last = messages[-1]["blocks"]
     if closed:
-        last.append(context_block(f"👍 {up} · 👎 {down} · 🔒 Voting has closed"))
+        last.append(context_block(CLOSED_COUNTS.format(up=up, down=down)))
     else:
         last.append(vote_buttons(variation_id, up, down))
     if footnote:
@@ -396,27 +423,26 @@ def stored_variation_messages(
 def verdict_message(
     variations: Sequence[VariationRow], tallies: Mapping[int, Tally], *, blind: bool = False
 ) -> Message:
-    """Said in the thread when a run's voting closes: the winner by `bot.store.ranking`'s rule (none without
-    enough votes) and every written variation ranked by the same rule, best first; a `blind` run's reveal:
-    each letter's approach and brief."""
-    written = [v for v in variations if v.written]
-
-    def ranked(v: VariationRow) -> Ranked:
-        tally = tallies.get(v.id, NO_VOTES)
-        return Ranked(tally.up, tally.down)
+    """Said in the thread when a run's voting closes: the winner by `bot.store.ranking`'s rule (none when it is
+    too close to call) and every written variation ranked by the same rule, best first; a `blind` run's
+    reveal: each letter's approach and brief."""
 
     def title(v: VariationRow) -> str:
         return approach_title(v.shown_position, v.approach, v.instruction)
 
-    winners = leaders(written, ranked)
-    if len(winners) == 1:
-        headline = f"🏆 Winner: {title(winners[0])}, {ranked(winners[0]).describe()}"
-    elif winners:
-        headline = f"🤝 Tied winners: {' and '.join(title(v) for v in winners)}, each {ranked(winners[0]).describe()}"
+    ranking = ranked_variations(variations, tallies)
+    won = winner(ranking)
+    if won is not None:
+        headline = f"🏆 Winner: {title(won[0])}, {won[1].describe()}"
+    elif ranking and ranking[0][1].votes:
+        best, ranked = ranking[0]
+        headline = (
+            f"🤷 No winner: {TOO_CLOSE}. {title(best)} is {ranked.chance:.0%} likely the best, and a winner "
+            f"takes more than {WINNER_CHANCE:.0%}"
+        )
     else:
-        headline = f"No winner: {NOT_ENOUGH} (it takes {MIN_VOTES} on one variation)"
-    order = sorted(written, key=lambda v: ranked(v).order)
-    lines = [f"#{rank} {title(v)}: {ranked(v).describe()}" for rank, v in enumerate(order, start=1)]
+        headline = "🤷 No winner: nobody voted"
+    lines = [f"#{number} {title(v)}: {ranked.describe()}" for number, (v, ranked) in enumerate(ranking, start=1)]
     blocks: list[Block] = [section("🔒 *Voting has closed*"), section(truncate_plain(headline, SECTION_LIMIT))]
     blocks += [section(chunk) for chunk in split_text("\n".join(lines), SECTION_LIMIT)]
     if blind:
@@ -504,8 +530,8 @@ so names don't sway the vote (the two combine: `--blind --fresh TASK`).
 optionally with an instruction like "shorter" · 🧩 on the request combines the best-voted variations · \
 🔒 on the request (yours) closes the voting and posts the verdict · \
 ⏹ on the request (yours) stops what is being written · \
-`@Variations make the technical one shorter` writes a new version of the approach it names (by type or \
-number), or one more variation that follows what you say.
+`@Variations make the technical one shorter` writes a new version of the approach it names (by type, \
+number, letter or place: `make B shorter`, `the second one`), or one more variation that follows what you say.
 
 *Elsewhere*
 `@Variations TASK` in any channel I'm in starts a run in a thread under your message · a message's \
@@ -515,8 +541,9 @@ number), or one more variation that follows what you say.
 MENTION_HELP_TEXT = """\
 Mention me with what you'd like written, e.g. `@Variations Write a tagline for our water bottle`, and I'll \
 write several takes in a thread under your message. In a run's thread, mention me with an instruction: \
-name an approach (`@Variations make the technical one shorter`, or its number: `make 2 shorter`) for a new \
-version of it, or just say what you'd like (`@Variations one for teenagers`) for one more variation."""
+name an approach (`@Variations make the technical one shorter`, or its number, letter or place: `make 2 \
+shorter`, `make B shorter`, `the last one`) for a new version of it, or just say what you'd like \
+(`@Variations one for teenagers`) for one more variation."""
 
 
 def mention_help_message(problem: str | None = None) -> Message:
@@ -529,8 +556,9 @@ def mention_help_message(problem: str | None = None) -> Message:
 DM_HELP_TEXT = """\
 Tell me what you'd like written, e.g. `Write a tagline for our water bottle`, with any context on the lines \
 after it (`audience: hikers`), and I'll write several takes right here for you to vote on. Then, in the same \
-thread, name an approach (`make the technical one shorter`, or its number: `make 2 shorter`) for a new \
-version of it, or just say what you'd like (`one for teenagers`) for one more variation."""
+thread, name an approach (`make the technical one shorter`, or its number, letter or place: `make 2 \
+shorter`, `make B shorter`, `the last one`) for a new version of it, or just say what you'd like (`one for \
+teenagers`) for one more variation."""
 
 
 def dm_help_message(problem: str | None = None) -> Message:

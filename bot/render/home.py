@@ -16,7 +16,7 @@ from typing import Any
 from bot.render.kit import MAX_BLOCKS, Block, Message, context_block, header, section
 from bot.render.mrkdwn import escape, truncate_plain
 from bot.store.pricing import money
-from bot.store.ranking import MIN_VOTES, NOT_ENOUGH
+from bot.store.ranking import WINNER_CHANCE
 from bot.store.rows import RunStatus
 from bot.store.stats import RecentRun, Stats, TypeStats
 
@@ -26,8 +26,8 @@ TYPE_CHARS = 60
 TASK_CHARS = 150
 NO_VOTES = "No votes yet: run `/variations` and vote with 👍/👎"
 RANKING_NOTE = (
-    "Types rank by the lowest share of 👍 their votes allow (the low end of the 95% range in brackets), so a "
-    f"few lucky votes don't win; a type needs {MIN_VOTES} votes to be ranked."
+    "Types rank by how likely each is to be the best, from its 👍 and 👎 (few votes say little, so a type "
+    f"leads once it is more than {WINNER_CHANCE:.0%} likely the best)."
 )
 NO_RUNS = "You haven't started any runs yet. Try `/variations Write a tagline for our water bottle` in a channel."
 STATUS = {
@@ -46,12 +46,9 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
-def type_line(rank: int | None, t: TypeStats) -> str:
-    """`1. *Technical*: 80% 👍 (38-96%), 5 votes · first place 67%` for a ranked type, or (without a rank)
-    `• *Formal*: not enough votes yet (1 of 5 votes)`."""
+def type_line(rank: int, t: TypeStats) -> str:
+    """`1. *Technical*: 3 👍 0 👎, 93% likely the best · first place 67%`."""
     name = truncate_plain(escape(t.type[:1].upper() + t.type[1:]), TYPE_CHARS)
-    if rank is None:
-        return f"• *{name}*: {t.ranked.describe()}"
     return f"{rank}. *{name}*: {t.ranked.describe()} · first place {t.first_share:.0%}"
 
 
@@ -69,12 +66,10 @@ RECOUNTING = " · ⏳ being recounted (rows were changed outside the app): ask a
 
 
 def stats_blocks(s: Stats, *, top: int = TOP_TYPES) -> list[Block]:
-    """One scope: its label, its top ranked types, then the top types without enough votes to rank (or a
-    nudge to vote), then runs and tokens."""
-    ranked = [t for t in s.types if t.ranked.enough][:top]
-    waiting = [t for t in s.types if t.votes and not t.ranked.enough][:top]
-    lines = [type_line(rank, t) for rank, t in enumerate(ranked, start=1)] + [type_line(None, t) for t in waiting]
-    body = "\n".join(lines or [NO_VOTES])  # at most twice `top` lines of ~150 characters: far below 3000
+    """One scope: its label, its top types by the ranking rule (or a nudge to vote), then runs and tokens."""
+    voted = [t for t in s.types if t.votes][:top]
+    lines = [type_line(rank, t) for rank, t in enumerate(voted, start=1)]
+    body = "\n".join(lines or [NO_VOTES])  # at most `top` lines of ~150 characters: far below 3000
     usage = usage_line(s) + (RECOUNTING if s.recounting else "")
     return [section(f"*{escape(s.scope_label)}*\n{body}"), context_block(usage)]
 
@@ -88,9 +83,9 @@ def stats_message(channel: Stats, workspace: Stats) -> Message:
         *stats_blocks(workspace),
         context_block(RANKING_NOTE),
     ]
-    leader = next((t for t in workspace.types if t.ranked.enough), None)
+    leader = next((t for t in workspace.types if t.ranked.winner), None)
     voted = any(t.votes for t in workspace.types)
-    text = f"{leader.type} leads" if leader else NOT_ENOUGH if voted else "no votes yet"
+    text = f"{leader.type} leads" if leader else "too close to call" if voted else "no votes yet"
     text = f"Variations stats: {text}"
     return {"text": truncate_plain(escape(text), 150), "blocks": blocks}
 

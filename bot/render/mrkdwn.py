@@ -17,7 +17,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 
-__all__ = ["SECTION_LIMIT", "clean", "escape", "split_text", "truncate_plain"]
+__all__ = ["SECTION_LIMIT", "clean", "escape", "plain_words", "split_text", "truncate_plain"]
 
 SECTION_LIMIT = 3000
 """Slack's maximum length of a section block's text."""
@@ -212,3 +212,27 @@ def truncate_plain(text: str, limit: int) -> str:
     if space > limit * 0.6 and cuts.ok(space):
         cut = space
     return text[:cut].rstrip() + "…"
+
+
+_FENCE_LINE = re.compile(r"^\s*(?:`{3,}|~{3,})")
+_DELIMITER_ROW = re.compile(r"^\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?$")
+_RULE = re.compile(r"^([-*_])(?:\s*\1){2,}$")
+_LINE_MARKUP = re.compile(r"^(?:#{1,6}\s+|>\s?)+")
+_LINK_MARKUP = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_INLINE_MARKUP = re.compile(r"\*{2,3}|_{2,3}|~~|`+|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])|(?<!\w)_(?=\S)|(?<=\S)_(?!\w)")
+
+
+def plain_words(markdown: str) -> str:
+    """Model Markdown as the plain words a notification shows: no heading marks, emphasis, code ticks or
+    fences, rules or table pipes (a table's rows become its cells joined by ` · `), links by their text.
+    For a message's `text`; its blocks carry the formatting."""
+    lines = []
+    for raw in clean(markdown).split("\n"):
+        line = raw.strip()
+        if _FENCE_LINE.match(line) or _RULE.match(line) or ("|" in line and _DELIMITER_ROW.match(line)):
+            continue
+        if line.startswith("|") or line.count("|") >= 2:
+            line = " · ".join(cell.strip() for cell in line.strip("|").split("|") if cell.strip())
+        lines.append(_LINE_MARKUP.sub("", line))
+    text = _LINK_MARKUP.sub(r"\1", " ".join(line for line in lines if line))
+    return " ".join(_INLINE_MARKUP.sub("", text).split())

@@ -40,7 +40,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.observe.metrics import Metrics
-from bot.render.blocks import footnote, vote_buttons
+from bot.render.blocks import CLOSED_COUNTS, footnote, vote_buttons
+from bot.render.growing import settled
 from bot.render.kit import Block, context_block
 from bot.render.markdown import MARKDOWN_LIMIT, render
 from bot.render.mrkdwn import clean, escape
@@ -64,40 +65,7 @@ within it too. A variation past it takes the rewrite path: a placeholder, rewrit
 START_BURST = 10.0  # streams opened at once before the pace applies: two five-approach runs
 ENDED = {"message_not_in_streaming_state", "stopped_by_user"}  # Slack (or the person) ended the stream
 
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
-_MAY_BE_RULE = re.compile(r"[\s*_-]*")  # a line so far that may still become a horizontal rule
-_UNSETTLED = re.compile(r"[\[\]<&|`\\]")  # characters whose rendering depends on what follows
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>#~|])")
-
-
-def settled(text: str) -> str:
-    """The start of a growing Markdown text whose rendering (`bot.render.markdown.render`, which makes it inert)
-    what follows will not change, as far as can be told: its whole lines, less an open code fence (the
-    rendering closes it) and a table that may go on (its columns are aligned over all rows), then the line
-    being written up to its first character whose rendering depends on what follows it (a link, code, an
-    entity, a cell), unless it may still become a rule. A rendering that changes anyway is caught by
-    `Stream`: it appends only what grows what Slack has."""
-    text = clean(text)
-    complete, newline, partial = text.rpartition("\n")
-    lines = complete.split("\n") if newline else []
-    cut, fence, opened = len(lines), "", 0
-    for number, line in enumerate(lines):
-        if not fence:
-            match = _FENCE.match(line)
-            fence, opened = (match.group(1), number) if match else ("", 0)
-        elif len(line.strip()) >= len(fence) and set(line.strip()) == {fence[0]}:
-            fence = ""
-    if fence:
-        cut = opened
-    while cut > 0 and "|" in lines[cut - 1] and lines[cut - 1].strip():
-        cut -= 1
-    if cut < len(lines):
-        return "\n".join(lines[:cut])
-    unsettled = _UNSETTLED.search(partial)
-    partial = partial[: unsettled.start()] if unsettled else partial
-    if _MAY_BE_RULE.fullmatch(partial) or partial.lstrip().startswith("~"):
-        return complete
-    return complete + newline + partial
 
 
 def literal(text: str) -> str:
@@ -122,10 +90,10 @@ def heading(position: int | None, approach: Approach, note: str | None = None, l
     return render(f"{title}: _{brief}_" if brief else title) + "\n\n"
 
 
-def closing_blocks(row: VariationRow) -> list[Block]:
+def closing_blocks(row: VariationRow, *, closed: bool = False) -> list[Block]:
     """What `stopStream` hangs under a written variation, as `blocks.variation_messages` ends one: its vote
-    buttons (no votes yet) and its small print."""
-    blocks = [vote_buttons(row.id, 0, 0)]
+    buttons (no votes yet), or once its run's voting has `closed` a line saying so, and its small print."""
+    blocks = [context_block(CLOSED_COUNTS.format(up=0, down=0)) if closed else vote_buttons(row.id, 0, 0)]
     small_print = footnote(row)
     if small_print:
         blocks.append(context_block(escape(small_print)))

@@ -217,6 +217,17 @@ def m010_tickets(db: Database) -> None:
     create_tickets(db)
 
 
+@migrations()
+def m011_blind_runs_hidden_until_closed(db: Database) -> None:
+    """A blind run's analysis message (its plan is revealed there when voting closes), and the scoreboard
+    leaving an open blind run out: its trigger on runs watches blind and voting_closed_at too, and the
+    totals are counted again without open blind runs."""
+    _add_columns(db, "runs", {"analysis_ts": str})
+    db.execute("drop trigger if exists runs_update_marks_scoreboard")
+    create_scoreboard(db)
+    rebuild(db)
+
+
 def migrate(db: Database) -> None:
     """Apply the steps this database has not had yet (all of them to a new one)."""
     migrations.apply(db)

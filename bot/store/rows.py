@@ -107,6 +107,7 @@ class RunRow(_Row):
     voting_closed_at: str | None = None  # when its voting closed (the requester, or VARIATIONS_VOTING_HOURS)
     blind: bool = False  # its approaches labelled A, B, C… until voting closes
     stopped_by: str | None = None  # who last stopped work in it (⏹ or Slack's stop), a user id
+    analysis_ts: str | None = None  # a blind run's analysis message, where closing reveals the plan
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Self:

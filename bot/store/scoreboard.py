@@ -26,12 +26,16 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.store.stats import Share, run_share
+from bot.store.stats import HIDDEN, Share, run_share
 
-# One row per variation: what the scoreboard rules need to know of it (see bot.store.stats.run_share).
-_VARIATION_VOTES = """
-    select v.run_id, v.type, v.status, coalesce(sum(o.value = 'up'), 0), coalesce(sum(o.value = 'down'), 0)
-    from variations v left join votes o on o.variation_id = v.id
+# One row per variation: what the scoreboard rules need to know of it (see bot.store.stats.run_share). An
+# open blind run's variations are `hidden` (left out like failed ones): its votes count by name only once
+# its voting has closed, so no scoreboard (stats, the Home tab) can tell which approach a letter is.
+_VARIATION_VOTES = f"""
+    select v.run_id, v.type, case when coalesce(r.blind, 0) and r.voting_closed_at is null then '{HIDDEN}'
+        else v.status end,
+        coalesce(sum(o.value = 'up'), 0), coalesce(sum(o.value = 'down'), 0)
+    from variations v join runs r on r.id = v.run_id left join votes o on o.variation_id = v.id
 """
 
 # The changes to rows that move the totals (a run is counted by its variations, not its insert).
@@ -42,7 +46,7 @@ _CHANGES = (
     ("variations", "insert"),
     ("variations", "update of run_id, type, status"),
     ("variations", "delete"),
-    ("runs", "update of team_id, channel_id"),
+    ("runs", "update of team_id, channel_id, blind, voting_closed_at"),
     ("runs", "delete"),
 )
 

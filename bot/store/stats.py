@@ -14,9 +14,10 @@ Definitions (the README's "Stats and the Home tab" says the same in fewer words)
   when that net is negative). A tie of k shares the place: each gets 1/k. A type's `firsts` is its
   (possibly fractional) number of first places; its `first_share` is `firsts` divided by the number of
   runs with votes in which the type appeared (had a variation that did not fail); 0 when there are none.
-- **Ranking** (`bot.store.ranking`): types with at least `MIN_VOTES` votes, by the lower bound of the 95 % Wilson
-  interval on their share of 👍, then first-place share, then name; after them the types with fewer votes
-  ("not enough votes yet"), most votes first, then the rest.
+- **Ranking** (`bot.store.ranking`, the rule a run's leader and verdict go by): types by their chance of having
+  the best share of 👍 among the scope's types, from their votes; ties by first-place share, then name.
+- **Blind runs** count only once their voting has closed: while it is open their variations and votes
+  are left out, as failed ones are (the scoreboard's totals, see `bot.store.scoreboard`).
 - **Runs this week**: runs created in the last 7 days. **Tokens** are the runs' input plus output tokens
   (orchestrator and workers), this week and all time. **Cost** is the sum of the runs' `cost_usd`, priced
   when they ran (`bot.store.pricing`); runs without a cost (a model without a price, or run before costs were
@@ -33,12 +34,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from bot.store.ranking import Ranked
+from bot.store.ranking import Ranked, rank
 from bot.store.rows import RunStatus
 from orchestrator.types import normalize_type
 
@@ -61,6 +62,7 @@ class TypeStats:
     net: int
     firsts: float
     first_share: float
+    chance: float = field(default=0.0, compare=False)  # of being the best of its scope's types (`bot.store.ranking`)
 
     @property
     def votes(self) -> int:
@@ -68,7 +70,7 @@ class TypeStats:
 
     @property
     def ranked(self) -> Ranked:
-        return Ranked(self.up, self.down)
+        return Ranked(self.up, self.down, self.chance)
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class Share:
 
 
 TOTALS = ("variations", "up", "down", "voted_runs")
+HIDDEN = "hidden"  # the status the scoreboard gives an open blind run's variations: left out, as failed ones
 
 
 def run_share(variations: Iterable[tuple[str, str, int, int]]) -> Share:
@@ -126,7 +129,7 @@ def run_share(variations: Iterable[tuple[str, str, int, int]]) -> Share:
     above."""
     counted = [
         (normalize_type(kind), up, down) for kind, status, up, down in variations
-        if status != "failed" and kind != "synthesis"
+        if status not in ("failed", HIDDEN) and kind != "synthesis"
     ]  # fmt: skip
     share = Share()
     for kind, up, down in counted:
@@ -185,17 +188,23 @@ def stats(store: Store, team_id: str, channel_id: str | None = None, *, now: dat
         )
         for kind, count, up, down, voted_runs in totals
     ]
-    types.sort(key=lambda t: (*t.ranked.order, -t.first_share, t.type))
     return Stats(
         scope_label=CHANNEL_LABEL if channel_id is not None else WORKSPACE_LABEL,
         runs_this_week=runs_this_week,
         tokens_this_week=tokens_this_week,
         tokens_all_time=tokens_all_time,
-        types=types,
+        types=rank_types(types),
         cost_this_week=cost_this_week,
         cost_all_time=cost_all_time,
         recounting=recounting,
     )
+
+
+def rank_types(types: Iterable[TypeStats]) -> list[TypeStats]:
+    """The types best first by the ranking rule, each with its chance of being the best of them; ties by
+    first-place share, then name."""
+    ordered = sorted(types, key=lambda t: (-t.first_share, t.type))
+    return [replace(t, chance=r.chance) for t, r in rank(ordered, lambda t: (t.up, t.down))]
 
 
 def recent_runs(store: Store, team_id: str, user_id: str, limit: int = 5) -> list[RecentRun]:

@@ -137,7 +137,7 @@ class Store:
             fields.setdefault("owner", self.owner)
         with self._connection.write() as db:
             _must_have_run(db, run_id)
-            if {"team_id", "channel_id"} & fields.keys():
+            if {"team_id", "channel_id", "blind", "voting_closed_at"} & fields.keys():  # what the totals count
                 with rescored(db, run_id):
                     db.table("runs").update(run_id, fields)
             else:
@@ -188,7 +188,7 @@ class Store:
     def close_voting(self, run_id: int) -> bool:
         """Close a run's voting; True for the one caller (of every process sharing the file) that closed
         it, False when it was closed already."""
-        with self._connection.write() as db:
+        with self._connection.write() as db, rescored(db, run_id):  # a blind run's votes now count by name
             cursor = db.execute(
                 "update runs set voting_closed_at = ? where id = ? and voting_closed_at is null", [now(), run_id]
             )

@@ -4,8 +4,9 @@ run finished (checked on the recovery heartbeat).
 The store closes a run with one atomic update, so of several processes sharing the database exactly one
 closes it and tells the thread. Everything Slack sees goes through the outbox (nothing here calls Slack, so
 a click's listener can close before its ack): the verdict as a reply, each variation's buttons replaced by
-its final counts, and the parent without the close button; a blind run's failed variations get their names
-back too. Clicks after it are refused by the store.
+its final counts, and the parent with the winner (or too close to call) and without its buttons; a blind
+run's failed variations get their names back too, and its analysis shows the plan. Clicks after it are
+refused by the store.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import functools
 import logging
 from datetime import UTC, datetime, timedelta
 
-from bot.render.blocks import stored_failed_message, stored_halted_message, verdict_message
+from bot.render.blocks import analysis_message, stored_failed_message, stored_halted_message, verdict_message
 from bot.render.rebuild import stored_counts, stored_parent
 from bot.slack.outbox import Kind, Outbox, fixed
 from bot.slack.sessions import Sessions
@@ -78,6 +79,16 @@ class Closer:
                     thread_ts=root,
                     team=run.team_id,
                 )
+        if run.blind and run.analysis_ts:  # the plan, hidden while the vote was open
+            planned = [v.approach for v in variations if v.planned]
+            self.outbox.update(
+                run.channel_id,
+                run.analysis_ts,
+                fixed(analysis_message(run.analysis or "", planned)),
+                kind=Kind.FINAL,
+                thread_ts=root,
+                team=run.team_id,
+            )
         self.outbox.update(
             run.channel_id,
             run.message_ts,

@@ -91,15 +91,17 @@ class Delivery:
         )
         row = self.store.variation(variation_id)
         label = blind_label(self.store, row)
+        run = self.store.find_run(row.run_id)
+        closed = run is not None and run.voting_closed  # closed while it was written: no vote buttons
         if halted:
             messages = [stored_halted_message(row, halted.note, label)]
         elif result.ok:
-            messages = stored_variation_messages(row, label=label)
+            messages = stored_variation_messages(row, label=label, closed=closed)
         else:
             messages = [stored_failed_message(row, result.error or "", label)]
         if stream is not None:
             whole = result.text if result.ok and len(messages) == 1 else None  # else rewritten, split or failed
-            if stream.finish(whole, closing_blocks(row)):
+            if stream.finish(whole, closing_blocks(row, closed=closed)):
                 return
 
         def moved(ts: str) -> None:

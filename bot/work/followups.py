@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable
 
-from bot.render.blocks import failed_variation_message, writing_message
+from bot.render.blocks import blind_labels, failed_variation_message, ranked_variations, shown_name, writing_message
 from bot.render.rebuild import blind_label
 from bot.slack.clients import SlackFor
 from bot.slack.outbox import Kind, Outbox, fixed
@@ -53,10 +53,20 @@ class FollowUps:
         self.stops = stops
         self.sessions = sessions
 
+    def voting_closed(self, run_id: int | None = None, *, variation_id: int | None = None) -> bool:
+        """Whether the run (or the variation's run) has closed its voting: it takes nothing new then."""
+        if variation_id is not None:
+            row = self.store.find_variation(variation_id)
+            run_id = row.run_id if row else None
+        run = self.store.find_run(run_id) if run_id is not None else None
+        return run is not None and run.voting_closed
+
     def synthesize(self, run_id: int, asker: str) -> None:
         candidates = self.candidates(run_id)
         liked = any(c.net_votes > 0 for c in candidates)
-        brief = f"Combines {len(candidates)} variations, " + ("best-voted first" if liked else "no votes yet")
+        names = [c.approach.type for c in candidates]
+        listed = " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+        brief = f"Combines {listed}" + ("" if liked else " (no votes yet)")
         self._add(run_id, asker, Approach(SYNTHESIS, brief), candidates=candidates)
 
     def regenerate(self, variation_id: int, instruction: str, asker: str) -> None:
@@ -92,16 +102,23 @@ class FollowUps:
         self._settle(row.run_id)
 
     def candidates(self, run_id: int) -> list[Candidate]:
-        """What a synthesis combines: the best-voted written variations (positive net votes, at most
-        SYNTHESIS_INPUTS, best first), or all written ones when none has any."""
+        """What a synthesis combines: the top of the ranking (`bot.store.ranking`, as the leader and the verdict
+        go by) among the written variations that are not syntheses, those liked more than disliked, at most
+        SYNTHESIS_INPUTS; all written ones when none is. Each is named as the thread shows it: in an open
+        blind run by its letter, so no name reaches the prompt or the header."""
+        run = self.store.run(run_id)
+        variations = self.store.variations(run_id)
         tallies = self.store.tallies(run_id)
-        written = [v for v in self.store.variations(run_id) if v.written and v.type != SYNTHESIS]
+        labels = blind_labels(variations) if run.blind and not run.voting_closed else {}
+        ranking = [v for v, _ in ranked_variations(variations, tallies) if v.type != SYNTHESIS]
 
         def net(row: VariationRow) -> int:
             return tallies.get(row.id, Tally()).net
 
-        liked = sorted((v for v in written if net(v) > 0), key=net, reverse=True)[:SYNTHESIS_INPUTS]
-        return [Candidate(v.approach, v.text or "", net(v)) for v in liked or written]
+        liked = [v for v in ranking if net(v) > 0][:SYNTHESIS_INPUTS]
+        return [
+            Candidate(Approach(shown_name(v, labels.get(v.id)), ""), v.text or "", net(v)) for v in liked or ranking
+        ]
 
     def _writer(self, row: VariationRow, request: Request, candidates: list[Candidate] | None = None) -> Write:
         """A synthesis from `candidates` (recomputed when not given), a follow-up from its instruction and
@@ -111,8 +128,14 @@ class FollowUps:
             inputs = candidates if candidates is not None else self.candidates(row.run_id)
             return lambda index, on_reply: self.engine.synthesize(request, index, inputs, on_reply)
         if row.type == FOLLOW_UP:
-            taken = [v.approach for v in self.store.variations(row.run_id) if v.planned]
-            follow_up = FollowUp(row.instruction or "", self.store.run(row.run_id).analysis or "", taken)
+            run, variations = self.store.run(row.run_id), self.store.variations(row.run_id)
+            taken = [v.approach for v in variations if v.planned]
+            analysis = run.analysis or ""
+            if run.blind and not run.voting_closed:  # no name reaches the prompt: the model could repeat it
+                labels = blind_labels(variations)
+                taken = [Approach(f"Variation {labels[v.id]}", "") for v in variations if v.planned]
+                analysis = ""
+            follow_up = FollowUp(row.instruction or "", analysis, taken)
             return lambda index, on_reply: self.engine.follow_up(request, index, follow_up, on_reply)
         approach = row.approach
         revision = None

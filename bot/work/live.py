@@ -39,6 +39,7 @@ class LiveRun:
     streams: dict[int, Stream] = field(default_factory=dict)  # variations streamed, not rewritten
     results: dict[int, WorkerResult] = field(default_factory=dict)
     deliveries: list[Hashable] = field(default_factory=list)
+    remember_analysis: Callable[[str], None] = field(default=lambda ts: None)  # a blind run stores where it is
 
     @property
     def run_id(self) -> int:
@@ -53,9 +54,12 @@ class LiveRun:
         it within the budget while it streams, and always once it is complete."""
         if self.analysis_ts is None:
             self.analysis_ts = self.slack.reply(build())
-            if self.analysis_ts is None and kind == Kind.FINAL:
+            if self.analysis_ts is not None:
+                self.remember_analysis(self.analysis_ts)
+            elif kind == Kind.FINAL:
+                moved = self.remember_analysis
                 self.deliveries.append(
-                    self.slack.finish(("analysis", self.run_id), None, [build()], on_moved=ignore, on_lost=ignore)
+                    self.slack.finish(("analysis", self.run_id), None, [build()], on_moved=moved, on_lost=ignore)
                 )
         else:
             self.slack.update(self.analysis_ts, lambda: [build()], kind)

@@ -1,7 +1,8 @@
 """A message a person wrote to the app (an @mention, a message in its DM or AI pane), taken once: Slack
 re-sends an event it thinks was missed, and each event id is taken by whichever process sharing the database
-sees it first. In a run's thread it is an instruction for that run (a new version of the approach it names,
-else one more variation); anywhere else, a request for a run. The listeners (mentions, assistant) parse
+sees it first. In a run's thread it is an instruction for that run (a new version of the variation it refers
+to, one more variation, or a question with a button for each variation it could mean); anywhere else, a
+request for a run. The listeners (mentions, assistant) parse
 the event into a `Said`; nothing here calls Slack: notes go to the caller's `reply`, after the ack."""
 
 from __future__ import annotations
@@ -12,17 +13,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.parse.command_text import HelpCommand, parse_command
-from bot.parse.references import named_approach
+from bot.parse.references import refers_to
+from bot.render.blocks import blind_labels, ranked_variations
 from bot.render.kit import Message
+from bot.render.picking import USE_LETTERS, which_one_message
 from bot.slack.run_thread import Origin
+from bot.store.ranking import winner
 from bot.store.rows import RunRow
 from bot.store.store import Store
 from bot.work.reporter import NOT_RECORDED
-from bot.work.runner import Runner
+from bot.work.runner import VOTING_CLOSED, Runner
 
 log = logging.getLogger(__name__)
 
 STILL_WRITING = "The variations are still being written; ask again once they are all in."
+LEADERS_ASKED = 3  # "the leader" while it is too close to call: the question offers this many of the best
 
 
 def too_long(chars: int, limit: int) -> str:
@@ -31,16 +36,29 @@ def too_long(chars: int, limit: int) -> str:
 
 def instruct(
     runner: Runner, store: Store, max_task_chars: int, run: RunRow, instruction: str, team_id: str, user_id: str
-) -> str | None:
-    """Queue the work an instruction in a run's thread asks for (a new version of the approach it names,
-    else one more variation); why not, else None. Also what a message in an AI pane thread asks for."""
+) -> str | Message | None:
+    """Queue the work an instruction in a run's thread asks for (a new version of the variation it refers
+    to, else one more variation); why not, or the question of which one it means, else None. Also what a
+    message in an AI pane thread asks for."""
     if run.status.working:
         return STILL_WRITING
     if len(instruction) > max_task_chars:
         return too_long(len(instruction), max_task_chars)
-    named = named_approach(instruction, store.variations(run.id))
-    if named is not None:
-        return runner.regenerate(named.id, instruction, team_id, user_id)
+    if run.voting_closed:
+        return VOTING_CLOSED
+    variations = store.variations(run.id)
+    blind = run.blind  # and open: a closed run was refused above
+    ranking = ranked_variations(variations, store.tallies(run.id))
+    won = winner(ranking)
+    leaders = [won[0]] if won else [v for v, ranked in ranking if ranked.up][:LEADERS_ASKED]
+    reference = refers_to(instruction, variations, blind=blind, leaders=leaders)
+    if reference.by_approach:
+        return USE_LETTERS
+    if reference.choices:
+        labels = blind_labels(variations) if blind else None
+        return which_one_message(run.id, instruction, reference.choices, labels)
+    if reference.target is not None:
+        return runner.regenerate(reference.target.id, instruction, team_id, user_id)
     return runner.follow_up(run.id, instruction, team_id, user_id)
 
 
@@ -83,8 +101,11 @@ def answer(
         reply(**help_message())
         return None
     if run is not None:
-        refused = instruct(runner, store, max_task_chars, run, said.text, said.team_id, said.user)
-        started = None
+        answered = instruct(runner, store, max_task_chars, run, said.text, said.team_id, said.user)
+        if isinstance(answered, dict):  # which one it means: asked back
+            reply(**answered)
+            return None
+        refused, started = answered, None
     else:
         parsed = parse_command(said.text, max_task_chars)
         if isinstance(parsed, HelpCommand):

@@ -8,6 +8,7 @@ once every variation's final state has been delivered, so "Done" means the threa
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import time
@@ -167,6 +168,8 @@ class Reporter:
             job,
             blind=blind,
         )
+        if blind:  # where its analysis is shown, so that closing its voting can reveal the plan there
+            live.remember_analysis = functools.partial(self._remember_analysis, run_id)
         log.info(
             "run=%d step=started team=%s channel=%s user=%s task_chars=%d context_keys=%d",
             run_id,
@@ -321,6 +324,9 @@ class Reporter:
         live.results[result.index] = result  # only once stored: until then it counts as unfinished
         if live.total:
             self.delivery.update_parent(live.slack, self._progress(live), Kind.LIVE)
+
+    def _remember_analysis(self, run_id: int, ts: str) -> None:
+        self.store.update_run(run_id, analysis_ts=ts)
 
     def _on_run_finished(self, live: LiveRun, finished: RunFinished) -> None:
         result = finished.result

@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 ALREADY_RETRYING = "That approach is already being written again."
 ALREADY_SYNTHESIZING = "A synthesis of this run is already being written: it will appear in the thread."
+VOTING_CLOSED = (
+    "Voting on this run has closed, so it takes no new versions, variations or syntheses. "
+    "Start a new run with `/variations` to keep going."
+)
 HALT_GRACE = 10.0  # seconds stopped work has to end itself on shutdown before it is marked by force
 
 
@@ -61,7 +65,10 @@ class Runner:
         return self._submit(ticket, "run", self.reporter.run, origin, task, dict(context), approaches, fresh, blind)
 
     def synthesize(self, run_id: int, team_id: str, user_id: str) -> str | None:
-        """Queue a synthesis of the run's best-voted variations; refused on a double click or a limit."""
+        """Queue a synthesis of the run's best-ranked variations; refused on a double click, a limit, or once
+        its voting has closed."""
+        if self.followups.voting_closed(run_id):
+            return VOTING_CLOSED
         ticket = self.admission.admit(team_id, user_id, key=("synthesis", run_id), duplicate=ALREADY_SYNTHESIZING)
         return self._submit(ticket, "synthesis", self.followups.synthesize, run_id, user_id)
 
@@ -71,12 +78,18 @@ class Runner:
         return self._submit(ticket, "retry", self.followups.retry, variation_id, user_id)
 
     def regenerate(self, variation_id: int, instruction: str, team_id: str, user_id: str) -> str | None:
-        """Queue a new version of one approach, following `instruction` (may be empty)."""
+        """Queue a new version of one approach, following `instruction` (may be empty); refused once its
+        run's voting has closed (nothing new arrives to be voted on)."""
+        if self.followups.voting_closed(variation_id=variation_id):
+            return VOTING_CLOSED
         ticket = self.admission.admit(team_id, user_id)
         return self._submit(ticket, "new_version", self.followups.regenerate, variation_id, instruction, user_id)
 
     def follow_up(self, run_id: int, instruction: str, team_id: str, user_id: str) -> str | None:
-        """Queue one more variation of a run, following an instruction given in its thread."""
+        """Queue one more variation of a run, following an instruction given in its thread; refused once
+        its voting has closed."""
+        if self.followups.voting_closed(run_id):
+            return VOTING_CLOSED
         ticket = self.admission.admit(team_id, user_id)
         return self._submit(ticket, "follow_up", self.followups.follow_up, run_id, instruction, user_id)
 
