@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.store.stats import HIDDEN, Share, run_share
+from bot.store.scoring import HIDDEN, Share, run_share
 
 # One row per variation: what the scoreboard rules need to know of it (see bot.store.stats.run_share). An
 # open blind run's variations are `hidden` (left out like failed ones): its votes count by name only once

@@ -23,8 +23,8 @@ Definitions (the README's "Stats and the Home tab" says the same in fewer words)
   when they ran (`bot.store.pricing`); runs without a cost (a model without a price, or run before costs were
   kept) are left out of it; None when no run in the scope has one.
 
-The store keeps each channel's sums of these numbers up to date (`run_share` is one run's part of them,
-see `Store`), so a scoreboard reads a few rows whatever the number of votes, on a read-only connection of
+The store keeps each channel's sums of these numbers up to date (`run_share`, in bot/store/scoring.py, is
+one run's part of them), so a scoreboard reads a few rows whatever the number of votes, on a read-only connection of
 its own: clicks never wait behind it. Nothing here writes, nor recounts: after rows were changed outside the
 app the totals are recounted in the background within a heartbeat or so (bot/store/scoreboard.py), and until then
 a scoreboard says it is being recounted (`recounting`).
@@ -32,8 +32,8 @@ a scoreboard says it is being recounted (`recounting`).
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -41,9 +41,8 @@ from typing import TYPE_CHECKING
 
 from bot.store.ranking import Ranked, rank
 from bot.store.rows import RunStatus
-from orchestrator.types import normalize_type
 
-if TYPE_CHECKING:  # the store keeps its totals with `run_share`, so it imports this module
+if TYPE_CHECKING:
     from bot.store.store import Store
 
 WEEK = timedelta(days=7)
@@ -97,54 +96,6 @@ class RecentRun:
     status: RunStatus
     channel_id: str
     message_ts: str | None
-
-
-@dataclass
-class Share:
-    """Part of a scope's scoreboard: per type, its variations, 👍, 👎 and runs with votes; and its first
-    places, counted by how many variations shared each. Shares add up: a scope's is the sum of its runs'."""
-
-    totals: Counter[tuple[str, str]] = field(default_factory=Counter)  # (type, one of TOTALS) -> count
-    firsts: Counter[tuple[str, int]] = field(default_factory=Counter)  # (type, shared by k) -> first places
-
-    def add(self, other: Share, sign: int = 1) -> None:
-        """Add `other` in (or, with sign=-1, take it out)."""
-        for key, n in other.totals.items():
-            self.totals[key] += sign * n
-        for first, n in other.firsts.items():
-            self.firsts[first] += sign * n
-
-    def rows(self) -> Iterator[tuple[str, tuple[int, ...]]]:
-        """(type, counts in TOTALS order) for each type with a count that is not zero."""
-        kinds = sorted({kind for (kind, _), n in self.totals.items() if n})
-        return ((kind, tuple(self.totals[kind, column] for column in TOTALS)) for kind in kinds)
-
-
-TOTALS = ("variations", "up", "down", "voted_runs")
-HIDDEN = "hidden"  # the status the scoreboard gives an open blind run's variations: left out, as failed ones
-
-
-def run_share(variations: Iterable[tuple[str, str, int, int]]) -> Share:
-    """One run's part of its scope's scoreboard, from its variations' (type, status, 👍, 👎), by the rules
-    above."""
-    counted = [
-        (normalize_type(kind), up, down) for kind, status, up, down in variations
-        if status not in ("failed", HIDDEN) and kind != "synthesis"
-    ]  # fmt: skip
-    share = Share()
-    for kind, up, down in counted:
-        share.totals[kind, "variations"] += 1
-        share.totals[kind, "up"] += up
-        share.totals[kind, "down"] += down
-    voted = [(kind, up - down) for kind, up, down in counted if up + down]
-    if voted:
-        top = max(net for _, net in voted)
-        winners = [kind for kind, net in voted if net == top]
-        for kind in winners:
-            share.firsts[kind, len(winners)] += 1
-        for kind in {kind for kind, _, _ in counted}:
-            share.totals[kind, "voted_runs"] += 1
-    return share
 
 
 def stats(store: Store, team_id: str, channel_id: str | None = None, *, now: datetime | None = None) -> Stats:
