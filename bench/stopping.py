@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.render.blocks import STOP  # noqa: E402
+from bot.render.run_messages import STOP  # noqa: E402
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply  # noqa: E402
 from tests.fakes.slack_api import FakeSlackAPI  # noqa: E402
 from tests.helpers import CHANNEL, Bot, press, start_bot, texts  # noqa: E402

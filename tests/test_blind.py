@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from bot.parse.command_text import RunCommand, parse_command
-from bot.render.blocks import BLIND_NOTE, BLIND_PLAN, failed_variation_message, verdict_message, writing_message
 from bot.render.forms import REGENERATE_FORM, REQUEST_FORM
+from bot.render.run_messages import BLIND_NOTE, BLIND_PLAN, verdict_message
+from bot.render.variation_messages import failed_variation_message, writing_message
 from bot.slack.streams import heading
 from bot.store.rows import Tally
 from bot.store.store import Store

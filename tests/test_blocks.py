@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from bot.render.blocks import (
-    Progress,
-    analysis_message,
+from bot.render.help import help_message
+from bot.render.kit import MARKDOWN_LIMIT
+from bot.render.run_messages import Progress, analysis_message, leader_line, parent_message, status_line
+from bot.render.variation_messages import (
     failed_variation_message,
-    help_message,
-    leader_line,
-    parent_message,
-    status_line,
     stored_variation_messages,
     variation_messages,
     vote_buttons,
     writing_message,
 )
-from bot.render.kit import MARKDOWN_LIMIT
 from bot.store.rows import RunStatus, Tally, VariationRow, VariationStatus
 from orchestrator.parsing import Approach
 

@@ -8,8 +8,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bot.render.blocks import variation_messages, verdict_message
 from bot.render.forms import regenerate_form
+from bot.render.run_messages import verdict_message
+from bot.render.variation_messages import variation_messages
 from bot.store.rows import Tally
 from bot.store.store import Store
 from orchestrator.parsing import Approach

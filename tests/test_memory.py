@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.config import ConfigError, Settings
-from bot.render.blocks import analysis_message
+from bot.render.run_messages import analysis_message
 from bot.store.store import Store
 from orchestrator.events import TeamRecord, TypeVotes
 from orchestrator.memory import MAX_RECORD_CHARS, MAX_RECORD_LINES, MIN_CHANNEL_VOTES, read_record

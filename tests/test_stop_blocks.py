@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from slack_sdk.web import SlackResponse
 
-from bot.render.blocks import STOP, Progress, run_parent_message, status_line, stored_halted_message
+from bot.render.run_messages import STOP, Progress, run_parent_message, status_line
+from bot.render.variation_messages import stored_halted_message
 from bot.slack.sessions import warnings_of
 from bot.store.rows import RunRow, RunStatus, VariationRow, VariationStatus
 from bot.work.stopping import DRAINED, Outcome, Stops

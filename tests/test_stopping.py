@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.listeners.stops import NOT_YOURS, NOTHING_TO_STOP
-from bot.render.blocks import CLOSE_VOTING, STOP
+from bot.render.run_messages import CLOSE_VOTING, STOP
 from bot.slack.run_thread import PLANNING
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
 from tests.fakes.signing import block_actions_body, event_body, signed_headers
@@ -241,8 +241,8 @@ def test_the_thread_is_an_agent_session_that_follows_the_run(bot: Bot) -> None:
     bot.command("Write a tagline for our bottle")
     run_thread(bot)
     root = str(bot.store.run(1).message_ts)
-    session = bot.slack.session(CHANNEL, root)
-    assert session is not None
+    # the session's statuses go out from a thread of their own, in order, after the run's messages
+    session = bot.slack.wait_for(lambda: (s := bot.slack.session(CHANNEL, root)) and len(s["statuses"]) > 1 and s)
     assert session["statuses"] == ["processing", "active"]
     assert (session["title"], session["initiator"]) == ("Write a tagline for our bottle", USER)
     press(bot, CLOSE_VOTING, "1")
@@ -254,7 +254,7 @@ def test_slacks_stop_button_stops_the_run_once(bot: Bot, slow_workers: None) -> 
     bot.command("Write a tagline", channel_id=DM)
     bot.slack.wait_for(lambda: writing(bot, DM))
     root = str(bot.store.run(1).message_ts)
-    assert bot.slack.session(DM, root)["status"] == "processing"
+    assert bot.slack.wait_for(lambda: (bot.slack.session(DM, root) or {}).get("status") == "processing")
     streams = bot.slack.press_session_stop(DM, root)
     assert len(streams) == 3  # Slack stopped the three variations' streams itself
     assert session_stopped(bot, DM, root, streams, event_id="EvStop1")[0] == 200
@@ -298,8 +298,9 @@ def test_a_workspace_whose_slack_refuses_sessions_runs_normally(bot: Bot, refusa
             lambda run=run: (m := bot.slack.message(CHANNEL, str(run.message_ts))) and "Done" in texts(m) and m
         )
         assert run.status == "done" and "✅ Done: 3 variations" in texts(parent)
-    calls = bot.slack.calls("agents.sessions.setStatus")
     first = str(bot.store.run(1).message_ts)
+    expected = 2 if refusal == "unsubscribed" else 1  # the statuses go out from a thread of their own
+    calls = bot.slack.wait_for(lambda: len(c := bot.slack.calls("agents.sessions.setStatus")) >= expected and c)
     if refusal == "unsubscribed":  # Slack warned on the first call: that session still ends, no other starts
         assert [(c.params["thread_ts"], c.params["status"]) for c in calls] == [
             (first, "processing"),

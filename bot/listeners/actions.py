@@ -15,10 +15,11 @@ from slack_sdk import WebClient
 
 from bot.observe.metrics import Metrics
 from bot.parse.payloads import parse_id
-from bot.render.blocks import CLOSE_VOTING, REGENERATE, RETRY, SYNTHESIZE, VOTE_DOWN, VOTE_UP
 from bot.render.forms import regenerate_form
 from bot.render.picking import PICK_NEW, PICK_VARIATION, choice_name, read_pick
 from bot.render.rebuild import blind_label
+from bot.render.run_messages import CLOSE_VOTING, SYNTHESIZE
+from bot.render.variation_messages import REGENERATE, RETRY, VOTE_DOWN, VOTE_UP
 from bot.store.rows import MissingRow, RunRow, VariationRow, VotingClosed
 from bot.store.store import Store
 from bot.work.closing import Closer

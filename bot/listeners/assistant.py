@@ -25,7 +25,7 @@ from slack_bolt.middleware.assistant import Assistant
 from slack_sdk import WebClient
 
 from bot.parse.references import typed_text, without_mention
-from bot.render.blocks import dm_help_message
+from bot.render.help import dm_help_message
 from bot.render.mrkdwn import truncate_plain
 from bot.slack.run_thread import Origin
 from bot.store.store import Store

@@ -9,8 +9,8 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.parse.command_text import HelpCommand, TypesCommand, parse_command, parse_types
-from bot.render.blocks import help_message
 from bot.render.forms import request_form
+from bot.render.help import help_message
 from bot.render.home import stats_message
 from bot.render.kit import Message
 from bot.render.types_blocks import merged_message, refused_message, split_message, types_message

@@ -16,7 +16,7 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.parse.references import typed_text, without_mention
-from bot.render.blocks import mention_help_message
+from bot.render.help import mention_help_message
 from bot.slack.run_thread import Origin
 from bot.store.store import Store
 from bot.work.later import Later

@@ -14,7 +14,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.parse.payloads import parse_id
-from bot.render.blocks import STOP
+from bot.render.run_messages import STOP
 from bot.store.rows import RunRow
 from bot.store.store import Store
 from bot.work.later import Later

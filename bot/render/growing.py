@@ -1,7 +1,7 @@
 """What of a growing Markdown text (a reply still being written) can be shown now: the part whose
-rendering what follows will not change. Both live paths use it, the DM stream (`bot.slack.streams`, which can
-only append) and the rewritten preview in channels (`bot.render.blocks`), so neither shows markup the model has
-not finished, such as `**b` before its closing `**`. Pure string work."""
+rendering what follows will not change. Both live paths use it, the DM stream (`bot.slack.streams`, which
+can only append) and the rewritten preview in channels (`bot.render.variation_messages`), so neither shows
+markup the model has not finished, such as `**b` before its closing `**`. Pure string work."""
 
 from __future__ import annotations
 

@@ -9,9 +9,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.render.blocks import shown_name
 from bot.render.kit import Block, Message, actions, button, context_block, fallback, section
 from bot.render.mrkdwn import escape, truncate_plain
+from bot.render.names import shown_name
 from bot.store.rows import VariationRow
 
 PICK_VARIATION = "pick_variation"

@@ -1,10 +1,12 @@
 """Messages rebuilt from the database: the store's rows read here, handed to the pure builders of
-`bot.render.blocks`, so whoever rewrites a message (the run itself, a vote, a synthesis) shows the same, current
-state. This is the one floor where reading and rendering meet."""
+`bot.render.run_messages` and `variation_messages`, so whoever rewrites a message (the run itself, a vote,
+a synthesis) shows the same, current state. This is the one floor where reading and rendering meet."""
 
 from __future__ import annotations
 
-from bot.render.blocks import Message, Progress, blind_labels, run_parent_message, stored_variation_messages
+from bot.render.names import blind_labels
+from bot.render.run_messages import Message, Progress, run_parent_message
+from bot.render.variation_messages import stored_variation_messages
 from bot.store.rows import VariationRow, VariationStatus
 from bot.store.store import Store
 

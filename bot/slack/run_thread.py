@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.render.blocks import Message
+from bot.render.run_messages import Message
 from bot.slack.outbox import Build, Kind, Outbox
 
 log = logging.getLogger(__name__)

@@ -40,11 +40,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.observe.metrics import Metrics
-from bot.render.blocks import CLOSED_COUNTS, footnote, vote_buttons
 from bot.render.growing import settled
 from bot.render.kit import Block, context_block
 from bot.render.markdown import MARKDOWN_LIMIT, render
 from bot.render.mrkdwn import clean, escape
+from bot.render.variation_messages import CLOSED_COUNTS, footnote, vote_buttons
 from bot.slack.clients import SlackFor
 from bot.slack.pacing import UpdateBudget
 from bot.slack.run_thread import SlackThread

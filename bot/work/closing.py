@@ -15,8 +15,9 @@ import functools
 import logging
 from datetime import UTC, datetime, timedelta
 
-from bot.render.blocks import analysis_message, stored_failed_message, stored_halted_message, verdict_message
 from bot.render.rebuild import stored_counts, stored_parent
+from bot.render.run_messages import analysis_message, verdict_message
+from bot.render.variation_messages import stored_failed_message, stored_halted_message
 from bot.slack.outbox import Kind, Outbox, fixed
 from bot.slack.sessions import Sessions
 from bot.store.rows import VariationStatus

@@ -14,8 +14,9 @@ import logging
 from collections.abc import Hashable
 
 from bot.observe.metrics import Metrics
-from bot.render.blocks import Progress, stored_failed_message, stored_halted_message, stored_variation_messages
 from bot.render.rebuild import blind_label, stored_parent
+from bot.render.run_messages import Progress
+from bot.render.variation_messages import stored_failed_message, stored_halted_message, stored_variation_messages
 from bot.slack.outbox import Kind
 from bot.slack.run_thread import SlackThread
 from bot.slack.streams import Stream, Streams, closing_blocks, heading

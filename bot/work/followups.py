@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable
 
-from bot.render.blocks import blind_labels, failed_variation_message, ranked_variations, shown_name, writing_message
+from bot.render.names import blind_labels, ranked_variations, shown_name
 from bot.render.rebuild import blind_label
+from bot.render.variation_messages import failed_variation_message, writing_message
 from bot.slack.clients import SlackFor
 from bot.slack.outbox import Kind, Outbox, fixed
 from bot.slack.run_thread import SlackThread

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 
-from bot.render.blocks import Message, letter
+from bot.render.names import letter
+from bot.render.run_messages import Message
 from bot.slack.outbox import Kind
 from bot.slack.run_thread import Origin, SlackThread
 from bot.slack.streams import Stream

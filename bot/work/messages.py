@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from bot.parse.command_text import HelpCommand, parse_command
 from bot.parse.references import refers_to
-from bot.render.blocks import blind_labels, ranked_variations
 from bot.render.kit import Message
+from bot.render.names import blind_labels, ranked_variations
 from bot.render.picking import USE_LETTERS, which_one_message
 from bot.slack.run_thread import Origin
 from bot.store.ranking import winner

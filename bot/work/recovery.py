@@ -14,8 +14,8 @@ import sqlite3
 import threading
 from collections.abc import Collection
 
-from bot.render.blocks import interrupted_message, stored_failed_message
 from bot.render.rebuild import blind_label
+from bot.render.variation_messages import interrupted_message, stored_failed_message
 from bot.slack.clients import SlackFor
 from bot.slack.outbox import Kind, Outbox, fixed
 from bot.slack.run_thread import SlackThread

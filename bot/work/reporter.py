@@ -17,14 +17,8 @@ from collections.abc import Mapping
 from slack_sdk.errors import SlackApiError
 
 from bot.observe.metrics import Metrics
-from bot.render.blocks import (
-    Progress,
-    analysis_message,
-    failed_variation_message,
-    parent_message,
-    plan_failed_message,
-    writing_message,
-)
+from bot.render.run_messages import Progress, analysis_message, parent_message, plan_failed_message
+from bot.render.variation_messages import failed_variation_message, writing_message
 from bot.slack.clients import SlackFor
 from bot.slack.outbox import Kind, Outbox, fixed
 from bot.slack.run_thread import PLANNING, Origin, SlackThread, show_status, tell
