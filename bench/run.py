@@ -549,7 +549,7 @@ def scoreboard_in_app(slack: FakeSlackAPI, claude: FakeAnthropicAPI, results: li
         db = Path(tmp) / "workspace.db"
         sizes = build_workspace(str(db))
         store = Store(str(db))
-        store.rebuild_scoreboard()  # rows written behind the store's back; an app running all along has it
+        store.scoreboard.rebuild()  # rows written behind the store's back; an app running all along has it
         done = store.query("select id from variations where status = 'done' limit ?", [VOTERS])
         variations = [variation_id for (variation_id,) in done]
         store.close()

@@ -186,7 +186,7 @@ def clicks_during_recount(store: Store, variations: list[int]) -> tuple[list[flo
     clicker = threading.Thread(target=lambda: times.extend(click_times(store, variations, stop)))
     clicker.start()
     started = time.perf_counter()
-    recounted = store.refresh_scoreboard()
+    recounted = store.scoreboard.refresh()
     seconds = time.perf_counter() - started
     stop.set()
     clicker.join()

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from orchestrator.cancel import Cancel
 from orchestrator.events import (
-    FOLLOW_UP,
-    SYNTHESIS,
     AnalysisDelta,
     AnalysisReady,
     Completion,
@@ -44,7 +40,6 @@ from orchestrator.parsing import (
     Plan,
     PlanParseError,
     PlanStreamParser,
-    parse_response,
     preview_analysis,
     preview_response,
 )
@@ -52,11 +47,10 @@ from orchestrator.prompts import (
     Candidate,
     FollowUp,
     Revision,
-    follow_up_prompt,
     orchestrator_prompt,
-    synthesis_prompt,
     worker_prompt,
 )
+from orchestrator.workers import STOPPED, Accumulator, Workers
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +66,6 @@ class _Stop:
 
 
 _Events = queue.Queue[Event | _PlanFailed | _Stop]
-STOPPED = "Stopped."
 
 
 class Engine:
@@ -94,6 +87,7 @@ class Engine:
         self.worker_model = worker_model
         self.plan_max_tokens = plan_max_tokens
         self.worker_max_tokens = worker_max_tokens
+        self.workers = Workers(llm, executor, worker_model=worker_model, max_tokens=worker_max_tokens)
 
     def run(self, request: Request) -> Iterator[Event]:
         """Yield AnalysisDelta…AnalysisReady, WorkerStarted/WorkerDelta…/WorkerFinished per approach,
@@ -184,10 +178,8 @@ class Engine:
         on_reply: Callable[[str], None] | None = None,
         revision: Revision | None = None,
     ) -> WorkerResult:
-        """Run one worker (again, with `revision`); when `on_reply` is given the reply is streamed and it
-        gets the reply so far. Never raises for a model failure: the result carries the reason instead."""
-        prompt = worker_prompt(request.task, approach, request.context, revision)
-        return self._settle(request.cancel, prompt, index, approach, on_reply)
+        """One worker (again, with `revision`): see Workers.write."""
+        return self.workers.write(request, index, approach, on_reply, revision)
 
     def synthesize(
         self,
@@ -196,72 +188,14 @@ class Engine:
         candidates: Sequence[Candidate],
         on_reply: Callable[[str], None] | None = None,
     ) -> WorkerResult:
-        """Merge variations into one final version, weighted by votes; a failure is in the result."""
-        prompt = synthesis_prompt(request.task, request.context, candidates)
-        approach = Approach(SYNTHESIS, f"Combines {len(candidates)} variations, best-voted first")
-        return self._settle(request.cancel, prompt, index, approach, on_reply)
+        """Variations merged into one final version: see Workers.synthesize."""
+        return self.workers.synthesize(request, index, candidates, on_reply)
 
     def follow_up(
-        self,
-        request: Request,
-        index: int,
-        follow_up: FollowUp,
-        on_reply: Callable[[str], None] | None = None,
+        self, request: Request, index: int, follow_up: FollowUp, on_reply: Callable[[str], None] | None = None
     ) -> WorkerResult:
-        """Write one more variation that follows an instruction given after the run; a failure is in the
-        result."""
-        prompt = follow_up_prompt(request.task, request.context, follow_up)
-        return self._settle(request.cancel, prompt, index, Approach(FOLLOW_UP, follow_up.instruction), on_reply)
-
-    def _settle(
-        self, cancel: Cancel, prompt: str, index: int, approach: Approach, on_reply: Callable[[str], None] | None
-    ) -> WorkerResult:
-        """`_respond` in the pool, for a caller outside it: answered as soon as it is cancelled, with the
-        text so far, even while the call still waits for the model's first byte."""
-        stream = _Accumulator(on_reply or (lambda _: None))
-        settled = threading.Event()
-        future = self.executor.submit(self._respond, prompt, index, approach, stream, cancel)
-        future.add_done_callback(lambda _: settled.set())
-        forget = cancel.on_cancel(settled.set)
-        settled.wait()
-        forget()
-        if future.done():
-            return future.result()
-        text = preview_response(stream.received) or ""
-        return WorkerResult(index, approach, text, STOPPED, self.worker_model, stopped=True)
-
-    def _respond(
-        self, prompt: str, index: int, approach: Approach, stream: _Accumulator | None, cancel: Cancel | None = None
-    ) -> WorkerResult:
-        """One worker-model call whose answer is a <response>, streamed into `stream` when given."""
-        if cancel is not None and cancel.cancelled:
-            return WorkerResult(index, approach, "", STOPPED, self.worker_model, stopped=True)
-        try:
-            completion = self.llm.complete(
-                prompt,
-                model=self.worker_model,
-                max_tokens=self.worker_max_tokens,
-                on_text=None if stream is None else stream.on_text,
-                on_restart=None if stream is None else stream.restart,
-                cancel=cancel,
-            )
-        except Cancelled as stopped:
-            text = preview_response(stream.received if stream else "") or ""
-            return WorkerResult(index, approach, text, STOPPED, self.worker_model, stopped.usage, stopped=True)
-        except LLMError as failure:
-            return WorkerResult(index, approach, "", str(failure), self.worker_model)
-        text = parse_response(completion.text)
-        error = None if text else "The model returned an empty response."
-        return WorkerResult(
-            index=index,
-            approach=approach,
-            text=text,
-            error=error,
-            model=completion.model,
-            usage=completion.usage,
-            seconds=completion.seconds,
-            stop_reason=completion.stop_reason,
-        )
+        """One more variation that follows an instruction: see Workers.follow_up."""
+        return self.workers.follow_up(request, index, follow_up, on_reply)
 
     def _plan(self, request: Request, events: _Events, launched: list[Approach]) -> None:
         """Stream the orchestrator's reply, starting a worker for each task as soon as it closes; when the
@@ -383,8 +317,8 @@ class Engine:
         events.put(WorkerStarted(index, approach))
         try:
             prompt = worker_prompt(request.task, approach, request.context)
-            stream = _Accumulator(lambda raw: events.put(WorkerDelta(index, raw)))
-            result = self._respond(prompt, index, approach, stream, request.cancel)
+            stream = Accumulator(lambda raw: events.put(WorkerDelta(index, raw)))
+            result = self.workers.respond(prompt, index, approach, stream, request.cancel)
         except Exception as error:  # always report, so the run can finish
             log.exception("worker %d failed unexpectedly", index)
             result = WorkerResult(index, approach, "", f"Unexpected error: {error}", self.worker_model)
@@ -409,21 +343,3 @@ def _why(error: PlanParseError) -> str:
     """Why a reply held no usable task, without the "contained no usable <task>" lead-in."""
     lead, sep, why = str(error).partition(": ")
     return why if sep and "no usable" in lead else str(error)
-
-
-class _Accumulator:
-    """Turns text deltas into calls with the whole reply so far; on a restart the reply starts over, and
-    `on_reply("")` says so at once."""
-
-    def __init__(self, on_reply: Callable[[str], None]) -> None:
-        self.on_reply = on_reply
-        self.received = ""
-
-    def on_text(self, delta: str) -> None:
-        self.received += delta
-        self.on_reply(self.received)
-
-    def restart(self) -> bool:
-        self.received = ""
-        self.on_reply("")
-        return True

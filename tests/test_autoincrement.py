@@ -53,7 +53,7 @@ def test_an_older_database_is_upgraded_with_its_rows_and_ids_and_ids_are_not_reu
     assert set(new_schema) == set(old_schema)  # every index and trigger is back
     assert {table: store.query(f"select * from {table} order by id") for table in TABLES} == rows
     assert [t.type for t in stats(store, "T1").types] == ["technical", "story"]
-    assert not store.refresh_scoreboard()  # the totals were right before, and still are
+    assert not store.scoreboard.refresh()  # the totals were right before, and still are
     store.close()
     with closing(sqlite3.connect(path)) as conn:  # the highest rows deleted (a purge): they are not reused
         conn.execute("delete from feedback where variation_id = ?", [gone[0]])

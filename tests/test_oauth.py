@@ -400,7 +400,7 @@ def test_purge_deletes_one_workspace_and_keeps_the_other_and_its_scoreboard(
             assert bot.click(variation.id, "up", user=workspace.user, team=workspace.team)[0] == 200
     slack.wait_for(lambda: bot.store.db["votes"].count == 4)
     for workspace in (A, B):  # who merged which types is the workspace's data too
-        bot.store.merge_types(workspace.team, "practical", "technical", workspace.user)
+        bot.store.types.merge(workspace.team, "practical", "technical", workspace.user)
     kept = {
         name: list(bot.store.db[name].rows_where("team_id = 'TB'"))
         for name in ("type_totals", "type_firsts", "type_merges")
@@ -422,7 +422,7 @@ def test_purge_deletes_one_workspace_and_keeps_the_other_and_its_scoreboard(
     assert bot.store.query("select count(*) from type_totals where team_id = 'TA'") == [(0,)]
     assert bot.store.query("select count(*) from type_merges where team_id = 'TA'") == [(0,)]
     assert {name: list(bot.store.db[name].rows_where("team_id = 'TB'")) for name in kept} == kept
-    assert not bot.store.refresh_scoreboard()  # the totals were kept right: nothing to recount
+    assert not bot.store.scoreboard.refresh()  # the totals were kept right: nothing to recount
     assert stats(bot.store, B.team) == their_stats
     assert bots_stored(db) == {"TB": slack.token_for("TB")}
 

@@ -191,9 +191,9 @@ def test_totals_kept_click_by_click_equal_totals_recounted_from_the_rows(operati
                 record_clicks(store, variations[args[0] % len(variations)], (args[1], args[2]))
             elif name == "interrupt" and variations:
                 store.processes.mark_interrupted([], [variations[args[0] % len(variations)]], "gone")
-        assert not store.refresh_scoreboard()  # the store's own changes kept the totals: nothing to recount
+        assert not store.scoreboard.refresh()  # the store's own changes kept the totals: nothing to recount
         kept = every_scoreboard(store)
-        store.rebuild_scoreboard()
+        store.scoreboard.rebuild()
         assert every_scoreboard(store) == kept
         store.close()
 
@@ -222,7 +222,7 @@ def test_rows_changed_behind_the_stores_back_are_recounted_in_the_background_not
     """An older version of the app still running during an upgrade, or a hand edit, changes rows without
     keeping the totals: the scoreboard says its totals are being recounted, and the recount (the recovery
     thread's, on each heartbeat) brings them back in line."""
-    assert not store.refresh_scoreboard()
+    assert not store.scoreboard.refresh()
     before = stats(store, "T1", "CB")
     with closing(sqlite3.connect(store.path)) as other, other:
         other.execute("delete from votes where run_id = 3")  # CB's old run: lifestyle -1 and practical -2
@@ -230,13 +230,13 @@ def test_rows_changed_behind_the_stores_back_are_recounted_in_the_background_not
     stale = stats(store, "T1", "CB")
     assert stale.recounting and stale.types == before.types  # answered at once, from the totals as they are
     assert "being recounted" in str(stats_message(stale, stats(store, "T1")))
-    assert store.refresh_scoreboard()
+    assert store.scoreboard.refresh()
     assert stats(store, "T1", "CB").types == [
         TypeStats("lifestyle", variations=1, up=0, down=0, net=0, firsts=0.0, first_share=0.0),
         TypeStats("practical", variations=2, up=0, down=0, net=0, firsts=0.0, first_share=0.0),
     ]
     assert not stats(store, "T1", "CB").recounting
-    assert not store.refresh_scoreboard()
+    assert not store.scoreboard.refresh()
 
 
 def test_clicks_and_new_variations_during_a_recount_are_counted(store: Store) -> None:
@@ -255,9 +255,9 @@ def test_clicks_and_new_variations_during_a_recount_are_counted(store: Store) ->
         record_clicks(store, added, ("U7", "up"))
         with store._connection.write() as db:
             assert finish_recount(db, snapshot, counted)
-    assert not store.refresh_scoreboard()
+    assert not store.scoreboard.refresh()
     kept = every_scoreboard(store)
-    store.rebuild_scoreboard()
+    store.scoreboard.rebuild()
     assert every_scoreboard(store) == kept
 
 
@@ -273,9 +273,9 @@ def test_a_change_behind_the_stores_back_during_a_recount_makes_it_start_again(s
         with store._connection.write() as db:
             assert not finish_recount(db, snapshot, counted)
     assert stats(store, "T1").recounting
-    assert store.refresh_scoreboard()
+    assert store.scoreboard.refresh()
     kept = every_scoreboard(store)
-    store.rebuild_scoreboard()
+    store.scoreboard.rebuild()
     assert every_scoreboard(store) == kept
 
 
@@ -445,10 +445,10 @@ def test_an_open_blind_run_counts_only_once_closed_and_the_totals_stay_equal_to_
     record_clicks(store, technical, ("U1", "up"), ("U2", "up"))
     record_clicks(store, lifestyle, ("U1", "down"))
     assert stats(store, "T1").types == []  # nothing of it shows while its voting is open
-    assert not store.refresh_scoreboard()  # kept by the store's own changes, not recounted
+    assert not store.scoreboard.refresh()  # kept by the store's own changes, not recounted
     assert store.close_voting(1)
     counted = stats(store, "T1").types
     assert [(t.type, t.up, t.down) for t in counted] == [("technical", 2, 0), ("lifestyle", 0, 1)]
-    assert not store.refresh_scoreboard()
-    store.rebuild_scoreboard()
+    assert not store.scoreboard.refresh()
+    store.scoreboard.rebuild()
     assert stats(store, "T1").types == counted  # the running totals equal a recount

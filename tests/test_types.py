@@ -126,9 +126,9 @@ def totals(store: Store) -> list[tuple[Any, ...]]:
 
 
 def assert_totals_equal_the_rows(store: Store) -> None:
-    assert not store.refresh_scoreboard()  # the store kept them right: not flagged for a recount
+    assert not store.scoreboard.refresh()  # the store kept them right: not flagged for a recount
     kept = totals(store)
-    store.rebuild_scoreboard()
+    store.scoreboard.rebuild()
     assert totals(store) == kept
 
 
@@ -142,7 +142,7 @@ def test_a_merge_counts_old_under_new_and_a_split_undoes_it_with_running_totals_
     record_clicks(store, specs, ("V1", "up"), ("V2", "down"))
     record_clicks(store, other, ("V1", "up"), team="T2")
 
-    done = store.merge_types("T1", "Tech-Specs", "TECHNICAL", "U5")
+    done = store.types.merge("T1", "Tech-Specs", "TECHNICAL", "U5")
     document = io.StringIO()
     export(store.path, "json", None, document, team="T1")
     exported = json.loads(document.getvalue())["variations"]
@@ -150,15 +150,15 @@ def test_a_merge_counts_old_under_new_and_a_split_undoes_it_with_running_totals_
     assert (done.old, done.new, done.merged_by) == ("tech specs", "technical", "U5")
     assert store.variation(specs).type == "technical" and store.variation(specs).written_type == "tech specs"
     assert store.variation(other).type == "tech specs"  # another workspace's types are its own
-    entries, merges = store.types("T1")
+    entries, merges = store.types.listing("T1")
     assert entries == [TypeEntry("technical", 2, 2, 1, ("tech specs",))]
     assert [(m.old, m.new, m.merged_by) for m in merges] == [("tech specs", "technical", "U5")]
     assert_totals_equal_the_rows(store)
 
-    undone = store.split_type("T1", "tech specs", "U6")
+    undone = store.types.split("T1", "tech specs", "U6")
     assert undone.old == "tech specs"
     assert store.variation(specs).type == "tech specs"
-    assert store.types("T1") == (
+    assert store.types.listing("T1") == (
         [TypeEntry("tech specs", 1, 1, 1, ()), TypeEntry("technical", 1, 1, 0, ())],
         [],
     )
@@ -174,11 +174,11 @@ def test_a_merge_counts_old_under_new_and_a_split_undoes_it_with_running_totals_
 def test_a_merge_into_a_new_name_moves_the_aliases_too_and_refusals_say_why(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "v.db"))
     make_run(store, [("technical", "done"), ("tech specs", "done"), ("story", "done"), ("synthesis", "done")])
-    store.merge_types("T1", "tech specs", "technical", "U1")
-    store.merge_types("T1", "technical", "Engineering detail", "U1")
+    store.types.merge("T1", "tech specs", "technical", "U1")
+    store.types.merge("T1", "technical", "Engineering detail", "U1")
     kinds = [kind for (kind,) in store.query("select type from variations order by id")]
     assert kinds == ["engineering detail", "engineering detail", "story", "synthesis"]
-    assert store.catalogue("T1").resolve("Tech Specs") == "engineering detail"
+    assert store.types.of("T1").resolve("Tech Specs") == "engineering detail"
     refusals = {
         ("tech specs", "story"): "“tech specs” is already merged into “engineering detail”",
         ("nothing", "story"): "no approach type “nothing”",
@@ -188,10 +188,10 @@ def test_a_merge_into_a_new_name_moves_the_aliases_too_and_refusals_say_why(tmp_
     }
     for (old, new), reason in refusals.items():
         with pytest.raises(TypeChangeRefused, match=reason):
-            store.merge_types("T1", old, new, "U1")
+            store.types.merge("T1", old, new, "U1")
     with pytest.raises(TypeChangeRefused, match="was not merged"):
-        store.split_type("T1", "story", "U1")
-    store.split_type("T1", "technical", "U1")  # tech specs stays merged into technical
+        store.types.split("T1", "story", "U1")
+    store.types.split("T1", "technical", "U1")  # tech specs stays merged into technical
     kinds = [kind for (kind,) in store.query("select type from variations order by id")]
     assert kinds == ["technical", "technical", "story", "synthesis"]
     store.close()
@@ -200,10 +200,10 @@ def test_a_merge_into_a_new_name_moves_the_aliases_too_and_refusals_say_why(tmp_
 def test_a_plan_that_streamed_while_its_type_was_merged_or_split_is_stored_under_the_type_now(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "v.db"))
     make_run(store, [("technical", "done"), ("tech specs", "done")])
-    store.merge_types("T1", "tech specs", "technical", "U1")
+    store.types.merge("T1", "tech specs", "technical", "U1")
     [late] = make_run(store, [("tech specs", "done")])  # named by the catalogue from before the merge
     assert (store.variation(late).type, store.variation(late).written_type) == ("technical", "tech specs")
-    store.split_type("T1", "tech specs", "U1")
+    store.types.split("T1", "tech specs", "U1")
     run_id = store.variation(late).run_id
     # named "technical" from "tech specs" by the catalogue from before the split
     later = store.add_variation(run_id, None, "technical", "Numbers", written_type="tech specs")
@@ -221,9 +221,9 @@ def test_the_types_list_leaves_out_the_votes_of_a_blind_run_until_its_voting_clo
     store.update_run(blind_run, blind=1)
     record_clicks(store, seen, ("V1", "up"))
     record_clicks(store, hidden, ("V2", "up"), ("V3", "down"))
-    assert store.types("T1")[0] == [TypeEntry("technical", 2, 1, 0, ())]  # a vote on "A" says nothing here
+    assert store.types.listing("T1")[0] == [TypeEntry("technical", 2, 1, 0, ())]  # a vote on "A" says nothing here
     store.close_voting(blind_run)
-    assert store.types("T1")[0] == [TypeEntry("technical", 2, 2, 1, ())]
+    assert store.types.listing("T1")[0] == [TypeEntry("technical", 2, 2, 1, ())]
     store.close()
 
 
@@ -241,7 +241,7 @@ def test_an_older_database_gets_one_type_per_spelling_and_clean_names(tmp_path: 
     store = Store(str(path))
     assert [store.variation(i).type for i in ids] == ["tech specs"] * 3
     assert store.variation(ids[2]).written_type == "tech\x1bspecs\u202e"  # kept as written, never shown
-    assert store.types("T1")[0] == [TypeEntry("tech specs", 3, 3, 0, ("tech-specs", "techspecs"))]
+    assert store.types.listing("T1")[0] == [TypeEntry("tech specs", 3, 3, 0, ("tech-specs", "techspecs"))]
     assert_totals_equal_the_rows(store)
     store.close()
 

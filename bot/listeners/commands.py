@@ -76,11 +76,11 @@ def answer_types(store: Store, types: TypesCommand, team_id: str, user_id: str) 
     split did (or why it could not)."""
     try:
         if types.action == "merge":
-            return merged_message(store.merge_types(team_id, types.old, types.new, user_id))
+            return merged_message(store.types.merge(team_id, types.old, types.new, user_id))
         if types.action == "split":
-            return split_message(store.split_type(team_id, types.old, user_id))
+            return split_message(store.types.split(team_id, types.old, user_id))
     except TypeChangeRefused as refused:
         return refused_message(str(refused))
     if types.action == "usage":
         return refused_message("Say which types, e.g. `/variations types merge tech specs into technical`.")
-    return types_message(*store.types(team_id))
+    return types_message(*store.types.listing(team_id))

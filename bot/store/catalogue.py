@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from bot.store.connection import now
+from bot.store.connection import Connection, now
 from bot.store.scoreboard import keeping_count, rebuild
 from orchestrator.types import DEFAULT_TYPE, RESERVED_TYPES, Catalogue, normalize_type, type_key
 
@@ -179,3 +179,30 @@ def _name(typed: str) -> str:
     if name in RESERVED_TYPES:
         raise TypeChangeRefused(f"“{name}” is the app's own type; it cannot be merged or split.")
     return name
+
+
+class Types:
+    """The store's part that reads and changes a workspace's approach types (`store.types`)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def of(self, team_id: str) -> Catalogue:
+        """The workspace's approach types, which a plan's names are mapped to."""
+        with self._connection.reader() as conn:
+            return read_catalogue(conn, team_id)
+
+    def listing(self, team_id: str) -> tuple[list[TypeEntry], list[Merge]]:
+        """The workspace's types with their votes and aliases, and its active merges (one snapshot)."""
+        with self._connection.reader() as conn:
+            return listing(conn, team_id), active_merges(conn, team_id)
+
+    def merge(self, team_id: str, old: str, new: str, user_id: str) -> Merge:
+        """Merge `old` into `new` for the workspace; TypeChangeRefused says why not."""
+        with self._connection.write() as db:
+            return merge(db, team_id, old, new, user_id)
+
+    def split(self, team_id: str, old: str, user_id: str) -> Merge:
+        """Undo the merge of `old`; TypeChangeRefused says why not."""
+        with self._connection.write() as db:
+            return split(db, team_id, old, user_id)

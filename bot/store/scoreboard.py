@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from bot.store.connection import Connection
 from bot.store.scoring import HIDDEN, Share, run_share
 
 # One row per variation: what the scoreboard rules need to know of it (see bot.store.stats.run_share). An
@@ -221,3 +222,38 @@ def _add_share(db: Database, scope: Scope, share: Share, sign: int = 1) -> None:
                 " on conflict do update set wins = wins + excluded.wins",
                 [*scope, kind, shared_by, sign * wins],
             )
+
+
+RECOUNT_PAUSE = 0.002  # seconds the background recount sleeps every 1,000 rows, for the clicks beside it
+
+
+class Scoreboard:
+    """The store's part that counts the totals again (`store.scoreboard`)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def rebuild(self) -> None:
+        """Recompute the totals from the rows: after rows were written behind the store's back (an import, a
+        hand edit). Done by itself when a database first gets those tables."""
+        with self._connection.write() as db:
+            rebuild(db)
+
+    def refresh(self) -> bool:
+        """Recount the totals if rows they depend on were changed other than through a Store (an older
+        version of the app still running, a hand edit); returns whether it did. The counting reads a snapshot
+        of its own and the write lock is held only briefly before and after (see above), so clicks never wait
+        for it; still, it takes seconds on a large database: the recovery thread calls it, never a request."""
+        with self._connection.reader() as conn:
+            if not is_stale(conn):
+                return False
+        if self._connection.path == ":memory:":  # no snapshot of its own: count in one transaction
+            self.rebuild()
+            return True
+        with self._connection.write() as db:
+            if not start_recount(db):  # another process has recounted meanwhile
+                return False
+        with self._connection.reader() as snapshot:
+            counted = count_scopes(snapshot, pause=RECOUNT_PAUSE)
+            with self._connection.write() as db:
+                return finish_recount(db, snapshot, counted)

@@ -21,23 +21,13 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.store.catalogue import (
-    Merge,
-    TypeEntry,
-    active_merges,
-    canonical_at_insert,
-    listing,
-    merge,
-    read_catalogue,
-    split,
-)
+from bot.store.catalogue import Types, canonical_at_insert
 from bot.store.connection import Connection, StoreError, explain, new_id, now
 from bot.store.migrations import migrate
 from bot.store.processes import Processes
 from bot.store.rows import MissingRow, RunRow, RunStatus, Tally, VariationRow, VariationStatus, VotingClosed
-from bot.store.scoreboard import count_scopes, finish_recount, is_stale, rebuild, rescored, start_recount
+from bot.store.scoreboard import Scoreboard, rescored
 from bot.store.tickets import Tickets
-from orchestrator.types import Catalogue
 
 __all__ = ["Store", "StoreError", "Vote"]
 
@@ -45,7 +35,6 @@ VOTE_VALUES = ("up", "down")
 WORKING_RUN = tuple(status for status in RunStatus if status.working)
 WORKING_VARIATION = (VariationStatus.WRITING,)
 _TALLY = "select value, count(*) from votes where variation_id = ? group by value"
-RECOUNT_PAUSE = 0.002  # seconds the background recount sleeps every 1,000 rows, for the clicks beside it
 EVENT_MEMORY = timedelta(hours=1)
 """How long an event id is remembered: Slack re-sends a missed event three times, the last about five
 minutes after the first."""
@@ -66,6 +55,8 @@ class Store:
         self.path = path
         self._connection = Connection(path, migrate)
         self.processes = Processes(self._connection, owner)
+        self.types = Types(self._connection)  # the workspace's approach types: listed, merged, split
+        self.scoreboard = Scoreboard(self._connection)  # the totals: rebuilt, or recounted in the background
         self.owner = self.processes.owner
         self.tickets = Tickets(self._connection, self.processes)  # the jobs admitted, by every process
         try:
@@ -354,56 +345,6 @@ class Store:
             first = cursor.rowcount == 1
             db.execute("delete from seen_events where seen_at < ?", [forget])
         return first
-
-    # approach types
-
-    def catalogue(self, team_id: str) -> Catalogue:
-        """The workspace's approach types, which a plan's names are mapped to."""
-        with self.reader() as conn:
-            return read_catalogue(conn, team_id)
-
-    def types(self, team_id: str) -> tuple[list[TypeEntry], list[Merge]]:
-        """The workspace's types with their votes and aliases, and its active merges (one snapshot)."""
-        with self.reader() as conn:
-            return listing(conn, team_id), active_merges(conn, team_id)
-
-    def merge_types(self, team_id: str, old: str, new: str, user_id: str) -> Merge:
-        """Merge `old` into `new` for the workspace; TypeChangeRefused says why not."""
-        with self._connection.write() as db:
-            return merge(db, team_id, old, new, user_id)
-
-    def split_type(self, team_id: str, old: str, user_id: str) -> Merge:
-        """Undo the merge of `old`; TypeChangeRefused says why not."""
-        with self._connection.write() as db:
-            return split(db, team_id, old, user_id)
-
-    # the scoreboard's totals
-
-    def rebuild_scoreboard(self) -> None:
-        """Recompute the totals from the rows: after rows were written behind the store's back (an import, a
-        hand edit). Done by itself when a database first gets those tables."""
-        with self._connection.write() as db:
-            rebuild(db)
-
-    def refresh_scoreboard(self) -> bool:
-        """Recount the totals if rows they depend on were changed other than through a Store (an older
-        version of the app still running, a hand edit); returns whether it did. The counting reads a snapshot
-        of its own and the write lock is held only briefly before and after (see bot/store/scoreboard.py), so clicks
-        never wait for it; still, it takes seconds on a large database: the recovery thread calls it, never a
-        request."""
-        with self.reader() as conn:
-            if not is_stale(conn):
-                return False
-        if self.path == ":memory:":  # no snapshot of its own: count in one transaction
-            self.rebuild_scoreboard()
-            return True
-        with self._connection.write() as db:
-            if not start_recount(db):  # another process has recounted meanwhile
-                return False
-        with self.reader() as snapshot:
-            counted = count_scopes(snapshot, pause=RECOUNT_PAUSE)
-            with self._connection.write() as db:
-                return finish_recount(db, snapshot, counted)
 
 
 def _must_have_run(db: Database, run_id: int) -> None:

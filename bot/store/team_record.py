@@ -40,7 +40,7 @@ class TeamMemory:
         """The workspace's approach types for the plan's names, whatever the memory switches say (merges are
         the team's decisions, not the model's); empty when the database cannot be read."""
         try:
-            return self.store.catalogue(team_id)
+            return self.store.types.of(team_id)
         except sqlite3.Error as error:
             log.warning("step=catalogue_unread team=%s error=%s", team_id, error)
             return Catalogue()

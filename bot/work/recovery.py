@@ -119,7 +119,7 @@ class Recovery:
                 self.store.processes.beat()
                 self.recover()
                 self.store.processes.forget_gone(self.stale_after)  # their work was just marked
-                self.store.refresh_scoreboard()  # after rows were changed outside the app; never in a request
+                self.store.scoreboard.refresh()  # after rows were changed outside the app; never in a request
                 if self.closer is not None:
                     self.closer.close_due()
                 if self.stops is not None:
