@@ -96,7 +96,8 @@ def test_a_live_preview_holds_back_unfinished_bold_and_the_notification_text_is_
         + " ".join(f"**word{i}** and" for i in range(150))
         + "\n\n| Size | Price |\n|---|---|\n| 750 ml | $30 |"
     )
-    slow = FakeReply(f"<response>{bold}</response>", tokens_per_second=1000, chunk_chars=7)
+    # a reply of about 2 s, so that it shows several live previews (one every 0.2 s) under any load
+    slow = FakeReply(f"<response>{bold}</response>", tokens_per_second=250, chunk_chars=7)
     bot.claude.responder = Script(worker=lambda kind: slow)
     bot.command("Write a bold one")
     run_thread(bot)

@@ -18,6 +18,7 @@ from bot.slack.run_thread import Origin
 from bot.store.catalogue import TypeChangeRefused
 from bot.store.stats import stats
 from bot.store.store import Store
+from bot.work.asked import Asked
 from bot.work.later import Later
 from bot.work.runner import Runner
 
@@ -64,7 +65,7 @@ def register(app: App, runner: Runner, store: Store, later: Later, max_task_char
             user_id=command.get("user_id", ""),
             response_url=command.get("response_url"),
         )
-        refused = runner.start(origin, parsed.task, parsed.context, fresh=parsed.fresh, blind=parsed.blind)
+        refused = runner.start(Asked(origin, parsed.task, parsed.context, fresh=parsed.fresh, blind=parsed.blind))
         if refused:
             ack(response_type="ephemeral", text=refused)
         else:

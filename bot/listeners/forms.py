@@ -9,6 +9,7 @@ from slack_bolt import Ack, App
 
 from bot.render.forms import REGENERATE_FORM, REQUEST_FORM, read_regenerate_form, read_request_form, request_errors
 from bot.slack.run_thread import Origin
+from bot.work.asked import Asked
 from bot.work.runner import Runner
 
 FORM_BROKEN = "This form no longer points at a variation. Close it and click ♻️ on the variation again."
@@ -32,7 +33,8 @@ def register(app: App, runner: Runner, max_task_chars: int) -> None:
             user_id=str((body.get("user") or {}).get("id") or ""),
             response_url=form.response_url,
         )
-        refused = runner.start(origin, form.task, form.context, form.approaches, fresh=form.fresh, blind=form.blind)
+        asked = Asked(origin, form.task, form.context, form.approaches, fresh=form.fresh, blind=form.blind)
+        refused = runner.start(asked)
         if refused:
             ack(response_action="errors", errors={"task": refused})
         else:

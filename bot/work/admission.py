@@ -33,6 +33,13 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Refused:
+    """Why a job was not admitted, in words for the person who asked."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Ticket:
     """An admitted job; `release` it when the job is over."""
 
@@ -51,12 +58,14 @@ class Admission:
         self._open = 0  # this process's tickets not yet released
         self._closed = False
 
-    def admit(self, team_id: str, user_id: str, *, key: Hashable | None = None, duplicate: str = "") -> Ticket | str:
+    def admit(
+        self, team_id: str, user_id: str, *, key: Hashable | None = None, duplicate: str = ""
+    ) -> Ticket | Refused:
         """A ticket for one more job by this person, or why not. `key` names a job that must not run
         twice at once (a double click, on any process); `duplicate` is what to say then."""
         with self._cond:  # held across the write, so a drain that starts now waits for this ticket
             if self._closed:
-                return RESTARTING
+                return Refused(RESTARTING)
             try:
                 ticket_id = self.tickets.take(
                     team_id,
@@ -66,10 +75,10 @@ class Admission:
                     per_workspace=self.limits.per_workspace,
                 )
             except Full as full:
-                return _refusal(full, self.limits, duplicate)
+                return Refused(_refusal(full, self.limits, duplicate))
             except sqlite3.Error as error:
                 log.error("step=not_admitted team=%s user=%s error=%s", team_id, user_id, error)
-                return NOT_RECORDED
+                return Refused(NOT_RECORDED)
             self._open += 1
             return Ticket(self, ticket_id)
 

@@ -21,6 +21,7 @@ from bot.slack.run_thread import Origin
 from bot.store.ranking import winner
 from bot.store.rows import RunRow
 from bot.store.store import Store
+from bot.work.asked import Asked
 from bot.work.reporter import NOT_RECORDED
 from bot.work.runner import VOTING_CLOSED, Runner
 
@@ -111,7 +112,7 @@ def answer(
         if isinstance(parsed, HelpCommand):
             reply(**help_message(parsed.problem))
             return None
-        refused = runner.start(origin, parsed.task, parsed.context, fresh=parsed.fresh, blind=parsed.blind)
+        refused = runner.start(Asked(origin, parsed.task, parsed.context, fresh=parsed.fresh, blind=parsed.blind))
         started = None if refused else parsed.task
     if refused:
         reply(refused)

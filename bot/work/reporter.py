@@ -12,7 +12,6 @@ import functools
 import logging
 import sqlite3
 import time
-from collections.abc import Mapping
 
 from slack_sdk.errors import SlackApiError
 
@@ -21,13 +20,14 @@ from bot.render.run_messages import Progress, analysis_message, parent_message, 
 from bot.render.variation_messages import failed_variation_message, writing_message
 from bot.slack.clients import SlackFor
 from bot.slack.outbox import Kind, Outbox, fixed
-from bot.slack.run_thread import PLANNING, Origin, SlackThread, show_status, tell
+from bot.slack.run_thread import PLANNING, SlackThread, show_status, tell
 from bot.slack.sessions import Sessions
 from bot.store.pricing import total
 from bot.store.rows import MissingRow, RunStatus
 from bot.store.store import Store, now
 from bot.store.team_record import TeamMemory
 from bot.work.admission import InFlight
+from bot.work.asked import Asked
 from bot.work.delivery import PURGED, Delivery
 from bot.work.live import LiveRun, ignore
 from bot.work.stopping import Halt, Job, Stops
@@ -89,29 +89,21 @@ class Reporter:
         self.stops = stops
         self.sessions = sessions
 
-    def run(
-        self,
-        origin: Origin,
-        task: str,
-        context: Mapping[str, str],
-        approaches: int | None = None,
-        fresh: bool = False,
-        blind: bool = False,
-    ) -> None:
-        """The whole run, in the calling thread (a run pool thread, never a request thread); `fresh` leaves
-        the team's record out of the plan; `blind` hides the approaches until voting closes."""
+    def run(self, asked: Asked) -> None:
+        """The whole run, in the calling thread (a run pool thread, never a request thread)."""
+        origin = asked.origin
         try:
             with self.in_flight.creating():
                 run_id = self.store.create_run(
                     team_id=origin.team_id,
                     channel_id=origin.channel_id,
                     user_id=origin.user_id,
-                    task=task,
-                    context=context,
+                    task=asked.task,
+                    context=asked.context,
                     orchestrator_model=self.engine.orchestrator_model,
                     worker_model=self.engine.worker_model,
                     thread_ts=origin.thread_ts,
-                    blind=blind,
+                    blind=asked.blind,
                 )
                 self.in_flight.hold(run=run_id)
         except sqlite3.Error as error:
@@ -121,23 +113,14 @@ class Reporter:
         self.metrics.runs_started.inc()
         try:
             with self.stops.job(run_id, origin.user_id, origin.user_id) as job:
-                self._run(run_id, origin, task, context, approaches, fresh, blind, job)
+                self._run(run_id, asked, job)
         finally:
             self.in_flight.drop(run=run_id)
             self.metrics.runs_finished.labels(self._status(run_id)).inc()
 
-    def _run(
-        self,
-        run_id: int,
-        origin: Origin,
-        task: str,
-        context: Mapping[str, str],
-        approaches: int | None,
-        fresh: bool,
-        blind: bool,
-        job: Job,
-    ) -> None:
+    def _run(self, run_id: int, asked: Asked, job: Job) -> None:
         started = time.monotonic()
+        origin, task, context, blind = asked.origin, asked.task, asked.context, asked.blind
         client = self.slack_for(origin.team_id)
         try:
             posted = client.chat_postMessage(
@@ -176,8 +159,8 @@ class Reporter:
         session = self.sessions.begin(origin.team_id, origin.channel_id, live.slack.root, task, origin.user_id)
         try:
             self.store.update_run(run_id, message_ts=live.slack.ts, status=RunStatus.RUNNING)
-            low, high = (approaches, approaches) if approaches else (MIN_APPROACHES, MAX_APPROACHES)
-            record = self.memory.record(origin.team_id, origin.channel_id, fresh=fresh)
+            low, high = (asked.approaches,) * 2 if asked.approaches else (MIN_APPROACHES, MAX_APPROACHES)
+            record = self.memory.record(origin.team_id, origin.channel_id, fresh=asked.fresh)
             live.remembered = len(record.types)
             request = Request(
                 task=task,

@@ -7,13 +7,13 @@ lives elsewhere: a live run in `bot.work.reporter`, follow-ups in `bot.work.foll
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from bot.slack.run_thread import Origin
 from bot.work.ack_first import AckFirst
-from bot.work.admission import Admission, Ticket
+from bot.work.admission import Admission, Refused, Ticket
+from bot.work.asked import Asked
 from bot.work.followups import FollowUps
 from bot.work.recovery import Recovery
 from bot.work.reporter import Reporter
@@ -49,20 +49,10 @@ class Runner:
         self.ack_first = ack_first
         self.stops = stops
 
-    def start(
-        self,
-        origin: Origin,
-        task: str,
-        context: Mapping[str, str],
-        approaches: int | None = None,
-        fresh: bool = False,
-        blind: bool = False,
-    ) -> str | None:
-        """Queue a run and return at once; `approaches` asks for exactly that many, None lets the
-        orchestrator choose within 2-5; `fresh` leaves the team's record out; `blind` labels the approaches
-        A, B, C… until voting closes. Returns why the run was refused, else None."""
-        ticket = self.admission.admit(origin.team_id, origin.user_id)
-        return self._submit(ticket, "run", self.reporter.run, origin, task, dict(context), approaches, fresh, blind)
+    def start(self, asked: Asked) -> str | None:
+        """Queue a run and return at once; why it was refused, else None."""
+        ticket = self.admission.admit(asked.origin.team_id, asked.origin.user_id)
+        return self._submit(ticket, "run", self.reporter.run, asked)
 
     def synthesize(self, run_id: int, team_id: str, user_id: str) -> str | None:
         """Queue a synthesis of the run's best-ranked variations; refused on a double click, a limit, or once
@@ -110,9 +100,9 @@ class Runner:
         runs, variations = self.reporter.in_flight.held()
         return max(halted, self.recovery.interrupt(runs, variations, SHUT_DOWN))
 
-    def _submit(self, ticket: Ticket | str, name: str, job: Callable[..., None], *args: Any) -> str | None:
-        if isinstance(ticket, str):
-            return ticket
+    def _submit(self, ticket: Ticket | Refused, name: str, job: Callable[..., None], *args: Any) -> str | None:
+        if isinstance(ticket, Refused):
+            return ticket.reason
 
         def safely() -> None:
             self.ack_first.wait_quiet()
