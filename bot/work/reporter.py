@@ -16,10 +16,10 @@ import time
 from slack_sdk.errors import SlackApiError
 
 from bot.observe.metrics import Metrics
-from bot.render.run_messages import Progress, analysis_message, parent_message, plan_failed_message
-from bot.render.variation_messages import failed_variation_message, writing_message
+from bot.render.run_messages import Progress, analysis_message, parent_message
+from bot.render.variation_messages import writing_message
 from bot.slack.clients import SlackFor
-from bot.slack.outbox import Kind, Outbox, fixed
+from bot.slack.outbox import Kind, Outbox
 from bot.slack.run_thread import PLANNING, SlackThread, show_status, tell
 from bot.slack.sessions import Sessions
 from bot.store.pricing import total
@@ -29,8 +29,9 @@ from bot.store.team_record import TeamMemory
 from bot.work.admission import InFlight
 from bot.work.asked import Asked
 from bot.work.delivery import PURGED, Delivery
-from bot.work.live import LiveRun, ignore
-from bot.work.stopping import Halt, Job, Stops
+from bot.work.endings import Endings
+from bot.work.live import LiveRun
+from bot.work.stopping import Job, Stops
 from orchestrator.engine import Engine
 from orchestrator.events import (
     MAX_APPROACHES,
@@ -88,6 +89,7 @@ class Reporter:
         self.memory = memory
         self.stops = stops
         self.sessions = sessions
+        self.ends = Endings(store, outbox, delivery, metrics)
 
     def run(self, asked: Asked) -> None:
         """The whole run, in the calling thread (a run pool thread, never a request thread)."""
@@ -175,15 +177,15 @@ class Reporter:
                 self._on_event(live, event)
         except PlanError as error:
             if job.halt is not None:
-                self._on_halted(live, job.halt)
+                self.ends.halted_before_plan(live, job.halt)
             else:
-                self._on_plan_failed(live, error)
+                self.ends.plan_failed(live, error)
         except sqlite3.Error as error:
             log.error("run=%d step=storage_failed error=%s", live.run_id, error)
-            self._stop(live, STORAGE_FAILED)
+            self.ends.lost(live, STORAGE_FAILED)
         except MissingRow:  # purged with --force: ids are never reused, so nothing else was touched
             log.warning("run=%d step=purged_while_running", live.run_id)
-            self._stop(live, PURGED)
+            self.ends.lost(live, PURGED)
         finally:
             for variation_id in live.variation_ids.values():
                 self.in_flight.drop(variation=variation_id)
@@ -223,24 +225,6 @@ class Reporter:
             self._on_planned(live, event)
         elif isinstance(event, RunFinished):
             self._on_run_finished(live, event)
-
-    def _on_plan_failed(self, live: LiveRun, error: PlanError) -> None:
-        self.metrics.model_calls.labels("orchestrator", "error").inc()
-        seconds = time.monotonic() - live.started
-        log.warning("run=%d step=plan_failed seconds=%.2f error=%r", live.run_id, seconds, str(error))
-        self.store.update_run(
-            live.run_id, status=RunStatus.FAILED, error=str(error), finished_at=now(), seconds=seconds
-        )
-        if live.variation_ids:  # approaches were already being written: their text stays
-            self._finish_unfinished(live, str(error))
-        else:
-            live.drop_analysis()  # a plan that failed leaves no half-written analysis behind
-        live.deliveries.append(
-            live.slack.finish(
-                ("plan_failed", live.run_id), None, [plan_failed_message(str(error))], on_moved=ignore, on_lost=ignore
-            )
-        )
-        self._end(live)
 
     def _on_planned(self, live: LiveRun, planned: Planned) -> None:
         plan, completion = planned.plan, planned.completion
@@ -310,7 +294,7 @@ class Reporter:
         halt = live.job.halt if result.stopped else None
         status = result.status if halt is None else halt.run_status
         if halt is not None:
-            self._halted(live, halt)
+            self.ends.note_halt(live, halt)
         log.info(
             "run=%d step=finished status=%s seconds=%.2f input_tokens=%d output_tokens=%d",
             live.run_id,
@@ -331,54 +315,7 @@ class Reporter:
                 + [self.delivery.cost(r.model, r.usage) for r in result.results]
             ),
         )
-        self._end(live)
-
-    def _on_halted(self, live: LiveRun, halt: Halt) -> None:
-        """Stopped before any approach was planned: the analysis so far stays, the parent says why, and the AI
-        pane's "is planning approaches…" goes (no reply came to clear it)."""
-        self._halted(live, halt)
-        if live.analysis_ts is None:
-            show_status(live.origin, "", live.slack.client)
-        seconds = time.monotonic() - live.started
-        log.info("run=%d step=finished status=%s seconds=%.2f", live.run_id, halt.run_status, seconds)
-        self.store.update_run(live.run_id, status=halt.run_status, finished_at=now(), seconds=seconds)
-        self._end(live)
-
-    def _halted(self, live: LiveRun, halt: Halt) -> None:
-        """A run whose work was cut short (⏹, Slack's stop, a shutdown): logged, who stopped it stored, and
-        an analysis still being written shown as far as it got."""
-        log.info("run=%d step=%s by=%s", live.run_id, halt.run_status, halt.by or "app")
-        if halt.by is not None:
-            self.store.update_run(live.run_id, stopped_by=halt.by)
-        if live.analysis_ts is not None and not live.analysis_final:
-            final = analysis_message(AnalysisDelta(live.analysis_raw).text, blind=live.blind)
-            live.show_analysis(lambda: final, Kind.FINAL)
-
-    def _stop(self, live: LiveRun, reason: str) -> None:
-        """Nothing more can be stored for this run (the database stopped taking writes, or its rows were
-        purged): Slack still shows how the run ended, from what this thread knows, without reading the
-        database. Recovery marks the rows, if any, once the database takes writes again."""
-        self._finish_unfinished(live, reason)
-        progress = Progress(RunStatus.FAILED, error=reason, seconds=time.monotonic() - live.started)
-        parent = parent_message(live.origin.user_id, live.task, live.context, progress)
-        self.outbox.wait(live.deliveries, timeout=self.outbox.policy.deadline)
-        live.slack.update(live.slack.ts, lambda: [parent], Kind.FINAL)
-
-    def _finish_unfinished(self, live: LiveRun, reason: str) -> None:
-        """Approaches that were still being written end as failed, in Slack (the text so far is void)."""
-        for index, ts in live.variation_ts.items():
-            if index in live.results or ts is None:
-                continue
-            if index in live.streams:
-                live.streams[index].finish(None)  # stopped, so that it can be rewritten
-            failed = failed_variation_message(index, live.approaches[index], reason, label=live.label(index))
-            live.slack.update(ts, fixed(failed), Kind.FINAL)
-            live.deliveries.append(ts)
-
-    def _end(self, live: LiveRun) -> None:
-        """The parent's final state, once every variation's final state is delivered."""
-        self.outbox.wait(live.deliveries, timeout=self.outbox.policy.deadline)
-        self.delivery.update_parent(live.slack, None, Kind.FINAL)
+        self.ends.end(live)
 
     # helpers
 
