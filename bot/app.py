@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, S
 from slack_sdk.http_retry.handler import RetryHandler
 
 from bot.config import Settings
-from bot.listeners import actions, assistant, commands, failures, forms, home, mentions, shortcuts, stops
+from bot.listeners import failures, register_all
 from bot.observe import logs
 from bot.observe.metrics import Metrics
 from bot.parse.payloads import WellFormed
@@ -38,6 +38,7 @@ from bot.work.recovery import Recovery
 from bot.work.reporter import Reporter
 from bot.work.runner import Runner
 from bot.work.stopping import Stops
+from bot.work.tools import Tools, handing
 from bot.work.vote_counts import VoteRefresher
 from orchestrator.engine import Engine
 from orchestrator.llm import LLM, make_client
@@ -166,14 +167,8 @@ def create_app(
     if installations is not None:
         app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked: delete the workspace's tokens
     failures.register(app, later)
-    commands.register(app, runner, store, later, settings.max_task_chars)
-    forms.register(app, runner, settings.max_task_chars)
-    actions.register(app, store, runner, refresher, later, metrics, closer)
-    home.register(app, store)
-    mentions.register(app, runner, store, later, settings.max_task_chars)
-    shortcuts.register(app, later, settings.max_task_chars)
-    assistant.register(app, runner, store, later, settings.max_task_chars)
-    stops.register(app, runner, store, later)
+    app.use(handing(Tools(runner, store, later, refresher, metrics, closer, settings.max_task_chars)))
+    register_all(app)
     return app
 
 

@@ -10,10 +10,9 @@ import logging
 import sqlite3
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.observe.metrics import Metrics
 from bot.parse.payloads import parse_id
 from bot.render.forms import regenerate_form
 from bot.render.picking import PICK_NEW, PICK_VARIATION, choice_name, read_pick
@@ -21,11 +20,7 @@ from bot.render.rebuild import blind_label
 from bot.render.run_messages import CLOSE_VOTING, SYNTHESIZE
 from bot.render.variation_messages import REGENERATE, RETRY, VOTE_DOWN, VOTE_UP
 from bot.store.rows import MissingRow, RunRow, VariationRow, VotingClosed
-from bot.store.store import Store
-from bot.work.closing import Closer
-from bot.work.later import Later
-from bot.work.runner import Runner
-from bot.work.vote_counts import VoteRefresher
+from bot.work.tools import Tools, tools
 
 log = logging.getLogger(__name__)
 
@@ -48,127 +43,141 @@ def user_of(body: dict[str, Any]) -> str:
     return str((body.get("user") or {}).get("id") or "")
 
 
-def register(
-    app: App, store: Store, runner: Runner, refresher: VoteRefresher, later: Later, metrics: Metrics, closer: Closer
+def clicked(
+    t: Tools, body: dict[str, Any], action: dict[str, Any], respond: Respond
+) -> tuple[VariationRow, RunRow] | None:
+    """The clicked variation and its run, or None after telling the user why nothing happens."""
+    variation_id = parse_id(action.get("value"))
+    variation = t.store.find_variation(variation_id) if variation_id is not None else None
+    run = t.store.find_run(variation.run_id) if variation else None
+    if variation is None or run is None:
+        t.later.say(respond, GONE)
+        return None
+    if run.team_id and team_of(body) != run.team_id:
+        t.later.say(respond, OTHER_WORKSPACE)
+        return None
+    return variation, run
+
+
+def clicked_run(t: Tools, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> RunRow | None:
+    """The run a button on its parent names, or None after telling the user why nothing happens."""
+    run_id = parse_id(action.get("value"))
+    run = t.store.find_run(run_id) if run_id is not None else None
+    if run is None:
+        t.later.say(respond, RUN_GONE)
+        return None
+    if run.team_id and team_of(body) != run.team_id:
+        t.later.say(respond, OTHER_WORKSPACE)
+        return None
+    return run
+
+
+def on_vote(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    t = tools(context)
+    ack()
+    found = clicked(t, body, action, respond)
+    if found is None:
+        return
+    variation, run = found
+    value = "up" if action["action_id"] == VOTE_UP else "down"
+    try:
+        t.store.record_click(variation.id, team_id=team_of(body), user_id=user_of(body), value=value)
+    except MissingRow:
+        t.later.say(respond, GONE)
+        return
+    except VotingClosed:
+        t.later.say(respond, VOTING_CLOSED)
+        return
+    except sqlite3.Error as error:
+        log.error("step=click_not_saved variation=%d error=%s", variation.id, error)
+        t.later.say(respond, NOT_SAVED)
+        return
+    t.metrics.clicks.labels(value).inc()
+    t.refresher.refresh(variation, run)
+
+
+def on_regenerate(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
-    tell = later.say
-
-    def clicked(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> tuple[VariationRow, RunRow] | None:
-        """The clicked variation and its run, or None after telling the user why nothing happens."""
-        variation_id = parse_id(action.get("value"))
-        variation = store.find_variation(variation_id) if variation_id is not None else None
-        run = store.find_run(variation.run_id) if variation else None
-        if variation is None or run is None:
-            tell(respond, GONE)
-            return None
-        if run.team_id and team_of(body) != run.team_id:
-            tell(respond, OTHER_WORKSPACE)
-            return None
-        return variation, run
-
-    def clicked_run(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> RunRow | None:
-        """The run a button on its parent names, or None after telling the user why nothing happens."""
-        run_id = parse_id(action.get("value"))
-        run = store.find_run(run_id) if run_id is not None else None
-        if run is None:
-            tell(respond, RUN_GONE)
-            return None
-        if run.team_id and team_of(body) != run.team_id:
-            tell(respond, OTHER_WORKSPACE)
-            return None
-        return run
-
-    def on_vote(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        ack()
-        found = clicked(body, action, respond)
-        if found is None:
-            return
-        variation, run = found
-        value = "up" if action["action_id"] == VOTE_UP else "down"
-        try:
-            store.record_click(variation.id, team_id=team_of(body), user_id=user_of(body), value=value)
-        except MissingRow:
-            tell(respond, GONE)
-            return
-        except VotingClosed:
-            tell(respond, VOTING_CLOSED)
-            return
-        except sqlite3.Error as error:
-            log.error("step=click_not_saved variation=%d error=%s", variation.id, error)
-            tell(respond, NOT_SAVED)
-            return
-        metrics.clicks.labels(value).inc()
-        refresher.refresh(variation, run)
-
-    def on_regenerate(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient
-    ) -> None:
-        ack()
-        found = clicked(body, action, respond)
-        if found is not None:
-            variation, _ = found
-            label = blind_label(store, variation)  # a blind run's form names the letter, not the approach
-            name = f"Variation {label}" if label else variation.type
-            later.open(client, body.get("trigger_id", ""), regenerate_form(variation.id, name))
-
-    def on_retry(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        ack()
-        found = clicked(body, action, respond)
-        if found is None:
-            return
+    t = tools(context)
+    ack()
+    found = clicked(t, body, action, respond)
+    if found is not None:
         variation, _ = found
-        if not variation.status.retryable:
-            tell(respond, NOTHING_TO_RETRY)
-        elif refused := runner.retry(variation.id, team_of(body), user_of(body)):
-            tell(respond, refused)
+        label = blind_label(t.store, variation)  # a blind run's form names the letter, not the approach
+        name = f"Variation {label}" if label else variation.type
+        t.later.open(client, body.get("trigger_id", ""), regenerate_form(variation.id, name))
 
-    def on_synthesize(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        ack()
-        run = clicked_run(body, action, respond)
-        if run is None:
-            return
-        if not run.status.finished:
-            tell(respond, NOT_FINISHED)
-        elif refused := runner.synthesize(run.id, team_of(body), user_of(body)):
-            tell(respond, refused)
 
-    def on_close(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        ack()
-        run = clicked_run(body, action, respond)
-        if run is None:
-            return
-        if user_of(body) != run.user_id:
-            tell(respond, NOT_REQUESTER)
-        elif not run.status.finished:
-            tell(respond, NOTHING_TO_CLOSE)
-        else:
-            closer.close(run.id)  # the store and the outbox only: a second click finds it closed, and is quiet
+def on_retry(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    t = tools(context)
+    ack()
+    found = clicked(t, body, action, respond)
+    if found is None:
+        return
+    variation, _ = found
+    if not variation.status.retryable:
+        t.later.say(respond, NOTHING_TO_RETRY)
+    elif refused := t.runner.retry(variation.id, team_of(body), user_of(body)):
+        t.later.say(respond, refused)
 
-    def on_pick(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        """A button on "which one do you mean?": a new version of the variation picked, or one more."""
-        ack()
-        pick = read_pick(action.get("value"))
-        run = store.find_run(pick.run) if pick is not None else None
-        variation = store.find_variation(pick.variation) if pick is not None and pick.variation else None
-        if pick is None or run is None or (pick.variation and (variation is None or variation.run_id != run.id)):
-            tell(respond, GONE)
-            return
-        if run.team_id and team_of(body) != run.team_id:
-            tell(respond, OTHER_WORKSPACE)
-            return
-        team, user = team_of(body), user_of(body)
-        if variation is not None:
-            refused = runner.regenerate(variation.id, pick.instruction, team, user)
-            label = blind_label(store, variation)
-            done = f"✍️ Writing a new version of {choice_name(variation, label)}."
-        else:
-            refused = runner.follow_up(run.id, pick.instruction, team, user)
-            done = "✍️ Writing one more variation."
-        if refused:
-            tell(respond, refused)
-        else:  # the question is answered: it gives way to what happens now
-            later.call("respond", lambda: respond(text=done, replace_original=True))
 
+def on_synthesize(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext
+) -> None:
+    t = tools(context)
+    ack()
+    run = clicked_run(t, body, action, respond)
+    if run is None:
+        return
+    if not run.status.finished:
+        t.later.say(respond, NOT_FINISHED)
+    elif refused := t.runner.synthesize(run.id, team_of(body), user_of(body)):
+        t.later.say(respond, refused)
+
+
+def on_close(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    t = tools(context)
+    ack()
+    run = clicked_run(t, body, action, respond)
+    if run is None:
+        return
+    if user_of(body) != run.user_id:
+        t.later.say(respond, NOT_REQUESTER)
+    elif not run.status.finished:
+        t.later.say(respond, NOTHING_TO_CLOSE)
+    else:
+        t.closer.close(run.id)  # the t.store and the outbox only: a second click finds it closed, and is quiet
+
+
+def on_pick(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    """A button on "which one do you mean?": a new version of the variation picked, or one more."""
+    t = tools(context)
+    ack()
+    pick = read_pick(action.get("value"))
+    run = t.store.find_run(pick.run) if pick is not None else None
+    variation = t.store.find_variation(pick.variation) if pick is not None and pick.variation else None
+    if pick is None or run is None or (pick.variation and (variation is None or variation.run_id != run.id)):
+        t.later.say(respond, GONE)
+        return
+    if run.team_id and team_of(body) != run.team_id:
+        t.later.say(respond, OTHER_WORKSPACE)
+        return
+    team, user = team_of(body), user_of(body)
+    if variation is not None:
+        refused = t.runner.regenerate(variation.id, pick.instruction, team, user)
+        label = blind_label(t.store, variation)
+        done = f"✍️ Writing a new version of {choice_name(variation, label)}."
+    else:
+        refused = t.runner.follow_up(run.id, pick.instruction, team, user)
+        done = "✍️ Writing one more variation."
+    if refused:
+        t.later.say(respond, refused)
+    else:  # the question is answered: it gives way to what happens now
+        t.later.call("respond", lambda: respond(text=done, replace_original=True))
+
+
+def register(app: App) -> None:
     app.action(VOTE_UP)(on_vote)
     app.action(VOTE_DOWN)(on_vote)
     app.action(REGENERATE)(on_regenerate)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.parse.command_text import HelpCommand, TypesCommand, parse_command, parse_types
@@ -19,57 +19,59 @@ from bot.store.catalogue import TypeChangeRefused
 from bot.store.stats import stats
 from bot.store.store import Store
 from bot.work.asked import Asked
-from bot.work.later import Later
-from bot.work.runner import Runner
+from bot.work.tools import tools
 
 COMMAND = "/variations"
 
 
-def register(app: App, runner: Runner, store: Store, later: Later, max_task_chars: int) -> None:
-    @app.command(COMMAND)
-    def on_variations(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        text = command.get("text", "").strip()
-        if text.lower() == "stats":
-            ack()
-            team_id, channel_id = command.get("team_id", ""), command.get("channel_id", "")
+def on_variations(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
+    t = tools(context)
+    text = command.get("text", "").strip()
+    if text.lower() == "stats":
+        ack()
+        team_id, channel_id = command.get("team_id", ""), command.get("channel_id", "")
 
-            def answer() -> None:
-                message = stats_message(stats(store, team_id, channel_id), stats(store, team_id))
-                respond(response_type="ephemeral", **message)
+        def answer() -> None:
+            message = stats_message(stats(t.store, team_id, channel_id), stats(t.store, team_id))
+            respond(response_type="ephemeral", **message)
 
-            later.call("stats", answer, after_acks=True)  # ~20 ms of CPU: not while clicks wait for acks
-            return
-        types = parse_types(text)
-        if types is not None:
-            ack()
-            team_id, user_id = command.get("team_id", ""), command.get("user_id", "")
+        t.later.call("stats", answer, after_acks=True)  # ~20 ms of CPU: not while clicks wait for acks
+        return
+    types = parse_types(text)
+    if types is not None:
+        ack()
+        team_id, user_id = command.get("team_id", ""), command.get("user_id", "")
 
-            def answer_types_command() -> None:  # a merge writes: after the ack, like every answer here
-                respond(response_type="ephemeral", **answer_types(store, types, team_id, user_id))
+        def answer_types_command() -> None:  # a merge writes: after the ack, like every answer here
+            respond(response_type="ephemeral", **answer_types(t.store, types, team_id, user_id))
 
-            later.call("types", answer_types_command, after_acks=True)
-            return
-        if not text:
-            # Alone, the command opens the request form (its trigger is valid for 3 seconds).
-            ack()
-            form = request_form(command.get("channel_id", ""), command.get("response_url"), max_task_chars)
-            later.open(client, command.get("trigger_id", ""), form)
-            return
-        parsed = parse_command(command.get("text", ""), max_task_chars)
-        if isinstance(parsed, HelpCommand):
-            ack(response_type="ephemeral", **help_message(parsed.problem))
-            return
-        origin = Origin(
-            team_id=command.get("team_id", ""),
-            channel_id=command.get("channel_id", ""),
-            user_id=command.get("user_id", ""),
-            response_url=command.get("response_url"),
-        )
-        refused = runner.start(Asked(origin, parsed.task, parsed.context, fresh=parsed.fresh, blind=parsed.blind))
-        if refused:
-            ack(response_type="ephemeral", text=refused)
-        else:
-            ack()
+        t.later.call("types", answer_types_command, after_acks=True)
+        return
+    if not text:
+        # Alone, the command opens the request form (its trigger is valid for 3 seconds).
+        ack()
+        form = request_form(command.get("channel_id", ""), command.get("response_url"), t.max_task_chars)
+        t.later.open(client, command.get("trigger_id", ""), form)
+        return
+    parsed = parse_command(command.get("text", ""), t.max_task_chars)
+    if isinstance(parsed, HelpCommand):
+        ack(response_type="ephemeral", **help_message(parsed.problem))
+        return
+    origin = Origin(
+        team_id=command.get("team_id", ""),
+        channel_id=command.get("channel_id", ""),
+        user_id=command.get("user_id", ""),
+        response_url=command.get("response_url"),
+    )
+    refused = t.runner.start(Asked(origin, parsed.task, parsed.context, fresh=parsed.fresh, blind=parsed.blind))
+    if refused:
+        ack(response_type="ephemeral", text=refused)
+    else:
+        ack()
+
+
+def register(app: App) -> None:
+    app.command(COMMAND)(on_variations)
 
 
 def answer_types(store: Store, types: TypesCommand, team_id: str, user_id: str) -> Message:

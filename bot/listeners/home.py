@@ -1,7 +1,8 @@
 """The App Home tab: on `app_home_opened` (Home tab only), publish the scoreboard and the user's runs.
 
-Bolt acknowledges the event at once; the work (a few SQLite reads, one `chat.getPermalink` per run and
-`views.publish`) runs as a lazy listener on Bolt's listener threads, so the ack never waits on Slack.
+The event is acknowledged at once; the work (a few SQLite reads, one `chat.getPermalink` per run and
+`views.publish`) runs after the ack on the app's after-ack pool (bot/work/later.py), as every listener's
+Slack calls do, so the ack never waits on Slack.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.render.home import home_view
 from bot.store.stats import RecentRun, recent_runs, stats
-from bot.store.store import Store
+from bot.work.tools import tools
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +38,23 @@ def permalink(client: WebClient, run: RecentRun) -> str | None:
     return link if isinstance(link, str) else None
 
 
-def register(app: App, store: Store) -> None:
-    def ack_event(ack: Ack) -> None:
-        ack()
+def on_home_opened(
+    ack: Ack, body: dict[str, Any], event: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """Every app_home_opened is acknowledged (an unmatched event would get a 404 and be retried by Slack); the
+    Home tab's (not the Messages tab's) is published after the ack."""
+    ack()
+    if not is_home_tab(event):
+        return
+    t = tools(context)
+    user_id, team_id = event["user"], body.get("team_id") or ""
 
-    def publish_home(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
-        if not is_home_tab(event):
-            return  # the Messages tab (turned off in the manifest); acknowledged all the same
-        user_id = event["user"]
-        team_id = body.get("team_id") or ""
-        runs = [(run, permalink(client, run)) for run in recent_runs(store, team_id, user_id)]
-        client.views_publish(user_id=user_id, view=home_view(stats(store, team_id), runs))
+    def publish() -> None:
+        runs = [(run, permalink(client, run)) for run in recent_runs(t.store, team_id, user_id)]
+        client.views_publish(user_id=user_id, view=home_view(stats(t.store, team_id), runs))
 
-    # Every app_home_opened is acknowledged (an unmatched event would get a 404 and be retried by Slack).
-    app.event("app_home_opened")(ack=ack_event, lazy=[publish_home])
+    t.later.call("views_publish", publish, after_acks=True)  # reads and Slack calls: not while acks are due
+
+
+def register(app: App) -> None:
+    app.event("app_home_opened")(on_home_opened)

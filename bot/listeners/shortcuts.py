@@ -5,21 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.parse.references import typed_text
 from bot.render.forms import request_form
-from bot.work.later import Later
+from bot.work.tools import tools
 
 FROM_MESSAGE = "variations_from_message"
 
 
-def register(app: App, later: Later, max_task_chars: int) -> None:
-    @app.message_shortcut(FROM_MESSAGE)
-    def on_from_message(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
-        ack()
-        message = shortcut.get("message") or {}
-        task = typed_text(str(message.get("text") or ""))
-        form = request_form(shortcut["channel"]["id"], shortcut.get("response_url"), max_task_chars, task)
-        later.open(client, shortcut["trigger_id"], form)
+def on_from_message(ack: Ack, shortcut: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    t = tools(context)
+    ack()
+    message = shortcut.get("message") or {}
+    task = typed_text(str(message.get("text") or ""))
+    form = request_form(shortcut["channel"]["id"], shortcut.get("response_url"), t.max_task_chars, task)
+    t.later.open(client, shortcut["trigger_id"], form)
+
+
+def register(app: App) -> None:
+    app.message_shortcut(FROM_MESSAGE)(on_from_message)

@@ -17,9 +17,9 @@ from bot.parse.payloads import parse_id
 from bot.render.run_messages import STOP
 from bot.store.rows import RunRow
 from bot.store.store import Store
-from bot.work.later import Later
 from bot.work.runner import Runner
 from bot.work.stopping import Outcome
+from bot.work.tools import tools
 
 log = logging.getLogger(__name__)
 
@@ -43,37 +43,39 @@ def answer(runner: Runner, store: Store, run: RunRow, user_id: str) -> str | Non
     return NOTHING_TO_STOP if outcome == Outcome.NOTHING else None
 
 
-def register(app: App, runner: Runner, store: Store, later: Later) -> None:
-    def on_stop(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        ack()
-        run_id = parse_id(action.get("value"))
-        run = store.find_run(run_id) if run_id is not None else None
-        team = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or "")
-        if run is None:
-            later.say(respond, RUN_GONE)
-        elif run.team_id and team != run.team_id:
-            later.say(respond, OTHER_WORKSPACE)
-        elif note := answer(runner, store, run, str((body.get("user") or {}).get("id") or "")):
-            later.say(respond, note)
+def on_stop(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    t = tools(context)
+    ack()
+    run_id = parse_id(action.get("value"))
+    run = t.store.find_run(run_id) if run_id is not None else None
+    team = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or "")
+    if run is None:
+        t.later.say(respond, RUN_GONE)
+    elif run.team_id and team != run.team_id:
+        t.later.say(respond, OTHER_WORKSPACE)
+    elif note := answer(t.runner, t.store, run, str((body.get("user") or {}).get("id") or "")):
+        t.later.say(respond, note)
 
-    app.action(STOP)(on_stop)
 
-    @app.event("agent_session_stopped")
-    def on_session_stopped(
-        body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient
-    ) -> None:
-        channel, thread_ts, user = str(event["channel"]), str(event["thread_ts"]), str(event["user"])
-        team = str(body.get("team_id") or context.team_id or "")
-        try:
-            if not store.first_sighting(str(body["event_id"])):
-                log.info("step=event_again event=%s", body["event_id"])
-                return
-            run = store.run_in_thread(team, channel, thread_ts)
-        except sqlite3.Error as error:
-            log.error("step=stop_not_read error=%s", error)
-            run = None
-        if run is None:
-            log.info("step=stop_no_run channel=%s thread=%s", channel, thread_ts)
+def on_session_stopped(body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    t = tools(context)
+    channel, thread_ts, user = str(event["channel"]), str(event["thread_ts"]), str(event["user"])
+    team = str(body.get("team_id") or context.team_id or "")
+    try:
+        if not t.store.first_sighting(str(body["event_id"])):
+            log.info("step=event_again event=%s", body["event_id"])
             return
-        if note := answer(runner, store, run, user):
-            later.whisper(client, channel, user, thread_ts, note)
+        run = t.store.run_in_thread(team, channel, thread_ts)
+    except sqlite3.Error as error:
+        log.error("step=stop_not_read error=%s", error)
+        run = None
+    if run is None:
+        log.info("step=stop_no_run channel=%s thread=%s", channel, thread_ts)
+        return
+    if note := answer(t.runner, t.store, run, user):
+        t.later.whisper(client, channel, user, thread_ts, note)
+
+
+def register(app: App) -> None:
+    app.action(STOP)(on_stop)
+    app.event("agent_session_stopped")(on_session_stopped)
