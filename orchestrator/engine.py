@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -44,9 +44,6 @@ from orchestrator.parsing import (
     preview_response,
 )
 from orchestrator.prompts import (
-    Candidate,
-    FollowUp,
-    Revision,
     orchestrator_prompt,
     worker_prompt,
 )
@@ -87,6 +84,7 @@ class Engine:
         self.worker_model = worker_model
         self.plan_max_tokens = plan_max_tokens
         self.worker_max_tokens = worker_max_tokens
+        # one variation at a time (a new version, a synthesis, a follow-up): `engine.workers.write(...)`
         self.workers = Workers(llm, executor, worker_model=worker_model, max_tokens=worker_max_tokens)
 
     def run(self, request: Request) -> Iterator[Event]:
@@ -169,33 +167,6 @@ class Engine:
         yield RunFinished(
             RunResult(request, planned.plan, planned.completion, ordered, time.monotonic() - started, stopped=True)
         )
-
-    def write(
-        self,
-        request: Request,
-        index: int,
-        approach: Approach,
-        on_reply: Callable[[str], None] | None = None,
-        revision: Revision | None = None,
-    ) -> WorkerResult:
-        """One worker (again, with `revision`): see Workers.write."""
-        return self.workers.write(request, index, approach, on_reply, revision)
-
-    def synthesize(
-        self,
-        request: Request,
-        index: int,
-        candidates: Sequence[Candidate],
-        on_reply: Callable[[str], None] | None = None,
-    ) -> WorkerResult:
-        """Variations merged into one final version: see Workers.synthesize."""
-        return self.workers.synthesize(request, index, candidates, on_reply)
-
-    def follow_up(
-        self, request: Request, index: int, follow_up: FollowUp, on_reply: Callable[[str], None] | None = None
-    ) -> WorkerResult:
-        """One more variation that follows an instruction: see Workers.follow_up."""
-        return self.workers.follow_up(request, index, follow_up, on_reply)
 
     def _plan(self, request: Request, events: _Events, launched: list[Approach]) -> None:
         """Stream the orchestrator's reply, starting a worker for each task as soon as it closes; when the

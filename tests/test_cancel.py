@@ -74,7 +74,7 @@ def test_a_write_cancelled_while_waiting_for_the_first_byte_returns_at_once(
     claude.responder = lambda request: FakeReply("<response>late</response>", ttft=3)
     request = Request("Write a tagline")
     threading.Thread(target=lambda: wait_for(lambda: claude.requests()) and request.cancel.cancel()).start()
-    result = engine.write(request, 0, Approach("technical", "Numbers first"), on_reply=lambda _: None)
+    result = engine.workers.write(request, 0, Approach("technical", "Numbers first"), on_reply=lambda _: None)
     assert result.stopped and result.text == "" and not result.ok
 
 

@@ -217,7 +217,7 @@ def test_max_approaches_caps_the_plan(engine: Engine, claude: FakeAnthropicAPI) 
 
 
 def test_write_reruns_one_approach(engine: Engine, claude: FakeAnthropicAPI) -> None:
-    result = engine.write(Request("Write a tagline", {"tone": "dry"}), 2, Approach("formal", "Be formal"))
+    result = engine.workers.write(Request("Write a tagline", {"tone": "dry"}), 2, Approach("formal", "Be formal"))
     assert (result.index, result.ok) == (2, True)
     assert result.text == "## Formal take\nThe **formal** version."
     assert "dry" in claude.prompts()[-1]

@@ -127,7 +127,7 @@ class FollowUps:
         itself."""
         if row.type == SYNTHESIS:
             inputs = candidates if candidates is not None else self.candidates(row.run_id)
-            return lambda index, on_reply: self.engine.synthesize(request, index, inputs, on_reply)
+            return lambda index, on_reply: self.engine.workers.synthesize(request, index, inputs, on_reply)
         if row.type == FOLLOW_UP:
             run, variations = self.store.run(row.run_id), self.store.variations(row.run_id)
             taken = [v.approach for v in variations if v.planned]
@@ -137,13 +137,13 @@ class FollowUps:
                 taken = [Approach(f"Variation {labels[v.id]}", "") for v in variations if v.planned]
                 analysis = ""
             follow_up = FollowUp(row.instruction or "", analysis, taken)
-            return lambda index, on_reply: self.engine.follow_up(request, index, follow_up, on_reply)
+            return lambda index, on_reply: self.engine.workers.follow_up(request, index, follow_up, on_reply)
         approach = row.approach
         revision = None
         if row.regenerated_from is not None:
             old = self.store.find_variation(row.regenerated_from)
             revision = Revision((old.text if old else None) or "", row.instruction or "")
-        return lambda index, on_reply: self.engine.write(request, index, approach, on_reply, revision)
+        return lambda index, on_reply: self.engine.workers.write(request, index, approach, on_reply, revision)
 
     def _add(
         self,
