@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.parse.command_text import RunCommand, parse_command
-from bot.render.forms import REGENERATE_FORM, REQUEST_FORM
+from bot.render.modals import REGENERATE_FORM, REQUEST_FORM
 from bot.render.run_messages import BLIND_NOTE, BLIND_PLAN, verdict_message
 from bot.render.variation_messages import failed_variation_message, writing_message
 from bot.slack.streams import heading

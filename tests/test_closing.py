@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bot.render.forms import regenerate_form
+from bot.render.modals import regenerate_form
 from bot.render.run_messages import verdict_message
 from bot.render.variation_messages import variation_messages
 from bot.store.rows import Tally

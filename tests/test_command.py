@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.parse.command_text import MAX_CONTEXT_LINES, HelpCommand, RunCommand, parse_command
-from bot.render.forms import (
+from bot.render.modals import (
     INPUT_MAX_LENGTH,
     OUT_OF_DATE,
     RequestForm,

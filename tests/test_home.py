@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from bot.render.home import RANKING_NOTE
+from bot.render.home_view import RANKING_NOTE
 from tests.fakes.signing import signed_headers
 from tests.helpers import CHANNEL, SIGNING_SECRET, TEAM, USER, Bot, make_run, record_clicks, section_texts
 

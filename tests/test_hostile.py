@@ -19,7 +19,7 @@ import pytest
 from bot.entry.guard import MAX_BODY_BYTES, SlackEvents
 from bot.observe.logs import level_of, scrub_message
 from bot.parse.payloads import FORM, JSON, SQLITE_MAX_ID, parse_id
-from bot.render.forms import OUT_OF_DATE
+from bot.render.modals import OUT_OF_DATE
 from tests.fakes.signing import signed_headers, slash_command_body
 from tests.helpers import CHANNEL, SIGNING_SECRET, TEAM, USER, Bot, interaction
 from tests.scripted import Script, plan_reply

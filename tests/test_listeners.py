@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt import BoltContext
 
 from bot.listeners.forms import on_request
-from bot.render.forms import request_form
+from bot.render.modals import request_form
 from bot.store.store import Store
 from bot.work.asked import Asked
 from bot.work.tools import KEY, Tools

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.parse.references import refers_to, typed_text, without_mention
-from bot.render.forms import request_form
+from bot.render.modals import request_form
 from bot.store.rows import VariationRow, VariationStatus
 from bot.store.store import Store
 from orchestrator.parsing import Approach

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.config import ConfigError, Settings
-from bot.render.home import usage_line
+from bot.render.home_view import usage_line
 from bot.render.run_messages import Progress, status_line
 from bot.store.export import export
 from bot.store.pricing import DEFAULT_PRICES, LIST_PRICES, Price, money, parse_prices, total

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.render.home import MAX_BLOCKS, NO_VOTES, RANKING_NOTE, home_view, stats_message
+from bot.render.home_view import MAX_BLOCKS, NO_VOTES, RANKING_NOTE, home_view, stats_message
 from bot.store.scoreboard import count_scopes, finish_recount, start_recount
 from bot.store.stats import RecentRun, Stats, TypeStats, rank_types, recent_runs, stats
 from bot.store.store import VOTE_VALUES as VOTES

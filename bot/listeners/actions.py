@@ -14,7 +14,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.parse.payloads import parse_id
-from bot.render.forms import regenerate_form
+from bot.render.modals import regenerate_form
 from bot.render.picking import PICK_NEW, PICK_VARIATION, choice_name, read_pick
 from bot.render.rebuild import blind_label
 from bot.render.run_messages import CLOSE_VOTING, SYNTHESIZE

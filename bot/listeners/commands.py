@@ -9,10 +9,10 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.parse.command_text import HelpCommand, TypesCommand, parse_command, parse_types
-from bot.render.forms import request_form
 from bot.render.help import help_message
-from bot.render.home import stats_message
+from bot.render.home_view import stats_message
 from bot.render.kit import Message
+from bot.render.modals import request_form
 from bot.render.types_blocks import merged_message, refused_message, split_message, types_message
 from bot.slack.run_thread import Origin
 from bot.store.catalogue import TypeChangeRefused

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.render.forms import REGENERATE_FORM, REQUEST_FORM, read_regenerate_form, read_request_form, request_errors
+from bot.render.modals import REGENERATE_FORM, REQUEST_FORM, read_regenerate_form, read_request_form, request_errors
 from bot.slack.run_thread import Origin
 from bot.work.asked import Asked
 from bot.work.tools import tools

@@ -13,7 +13,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot.render.home import home_view
+from bot.render.home_view import home_view
 from bot.store.stats import RecentRun, recent_runs, stats
 from bot.work.tools import tools
 

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.parse.references import typed_text
-from bot.render.forms import request_form
+from bot.render.modals import request_form
 from bot.work.tools import tools
 
 FROM_MESSAGE = "variations_from_message"
