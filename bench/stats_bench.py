@@ -10,7 +10,7 @@ about 400,000 votes (and as many logged clicks) in a temporary directory, then:
 3. meanwhile clicks from another thread (`Store.record_click`, each a real write transaction) and times each
    click, against clicks with nothing else running;
 4. flags the totals stale (as a write outside the app does) and times clicks during the background recount
-   (`Store.refresh_scoreboard`, what the recovery thread runs): their p99 must stay under 100 ms.
+   (`store.scoreboard.refresh`, what the recovery thread runs): their p99 must stay under 100 ms.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def measure() -> list[Row]:
         sizes = build(path)
         built = time.perf_counter() - started
         store = Store(path)
-        recount = timed(store.rebuild_scoreboard)
+        recount = timed(store.scoreboard.rebuild)
         (busiest,) = store.query("select channel_id from runs group by channel_id order by count(*) desc limit 1")[0]
         variations = [row[0] for row in store.query("select id from variations where status = 'done' limit 500")]
 

@@ -4,7 +4,7 @@ reads a few rows whatever the number of votes.
 
 Every function here runs inside one of the store's write transactions (`Store._write`). Rows changed
 some other way (an older version of the app, a hand edit) set a stale flag through triggers, and the totals
-are counted again in the background (`Store.refresh_scoreboard`, on each heartbeat), never in a request:
+are counted again in the background (`store.scoreboard.refresh`, on each heartbeat), never in a request:
 
 1. `start_recount`, a short write: the flag says RECOUNTING, and from then on each change the store makes
    records its run in `scoreboard_changed`.

@@ -107,7 +107,7 @@ def stats(store: Store, team_id: str, channel_id: str | None = None, *, now: dat
     # the text compare with a day to spare (no offset is a day) only lets the index skip older runs.
     since = [(week_ago.astimezone(UTC) - timedelta(days=1)).date().isoformat(), week_ago.isoformat()]
     tokens = "coalesce(sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), 0), sum(cost_usd)"
-    with store.reader() as db:  # never recounted here: see Store.refresh_scoreboard
+    with store.reader() as db:  # never recounted here: see `store.scoreboard.refresh`
         (stale,) = db.execute("select stale from scoreboard_state").fetchone()  # see bot.store.scoreboard
         recounting = stale != 0
         runs_this_week, tokens_this_week, cost_this_week = db.execute(
