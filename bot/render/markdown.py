@@ -439,6 +439,10 @@ def _cut(text: str, limit: int) -> tuple[str, str]:
         head, rest = text[:cut], text[cut:].removeprefix(" ")
         if _opens(rest.partition("\n")[0]):  # mid-line it was text, not a fence: keep it text
             rest = ZWSP + rest
+        last = head.rpartition("\n")[2]
+        if _opens(last) and not _opens(line(k)):  # its first part would open a fence (and show nothing)
+            at = len(head) - len(last.lstrip()) + 1  # after the marker's first character: text again
+            head = head[:at] + ZWSP + head[at:]  # within `limit`: `bound` kept a character for it
     rest = _BLANK_LINES.sub("", rest)
     if fence is None:
         return head.rstrip(), rest
