@@ -204,14 +204,15 @@ StartProcess = Callable[..., BotProcess]
 # -- requests a person sends by clicking --------------------------------------------------------------------
 
 
-def interaction(bot: Bot, payload: dict[str, Any]) -> tuple[int, str]:
-    """Send an interactivity payload (block_actions, view_submission) signed as Slack does."""
+def interaction(bot: Bot, payload: dict[str, Any], timeout: float = 10) -> tuple[int, str]:
+    """Send an interactivity payload (block_actions, view_submission) signed as Slack does, answered within
+    `timeout` seconds."""
     payload = {"team": {"id": TEAM, "domain": "test"}, "user": {"id": USER, "team_id": TEAM}, **payload}
     body = block_actions_body(payload)
-    return bot.post(body, signed_headers(body, SIGNING_SECRET))
+    return bot.post(body, signed_headers(body, SIGNING_SECRET), timeout=timeout)
 
 
-def press(bot: Bot, action_id: str, value: str, user: str = USER) -> tuple[int, str]:
+def press(bot: Bot, action_id: str, value: str, user: str = USER, timeout: float = 10) -> tuple[int, str]:
     """A click on a button other than the votes (synthesize, regenerate, retry); the app's answer, if any,
     goes to the response_url named `{action_id}-{user}`."""
     return interaction(
@@ -225,6 +226,7 @@ def press(bot: Bot, action_id: str, value: str, user: str = USER) -> tuple[int, 
             "response_url": bot.slack.response_url(f"{action_id}-{user}"),
             "actions": [{"action_id": action_id, "value": value, "type": "button"}],
         },
+        timeout,
     )
 
 

@@ -15,12 +15,9 @@ from bot.store.rows import Tally
 from bot.store.store import Store
 from orchestrator.parsing import Approach
 from tests.fakes.anthropic_api import FakeAnthropicAPI
-from tests.fakes.signing import block_actions_body, signed_headers
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.helpers import (
     CHANNEL,
-    SIGNING_SECRET,
-    TEAM,
     USER,
     Bot,
     buttons,
@@ -111,18 +108,8 @@ def test_closing_is_acked_while_slack_is_slow(bot: Bot) -> None:
     bot.command("Write a tagline")
     run_thread(bot)
     bot.slack.latency = 4.0  # longer than Slack waits for an ack
-    payload = {
-        "type": "block_actions",
-        "team": {"id": TEAM, "domain": "test"},
-        "user": {"id": USER, "team_id": TEAM},
-        "channel": {"id": CHANNEL},
-        "container": {"type": "message", "channel_id": CHANNEL},
-        "response_url": bot.slack.response_url("close"),
-        "actions": [{"action_id": "close_voting", "value": "1", "type": "button"}],
-    }
-    body = block_actions_body(payload)
     # Answered within the 3 s Slack waits for an ack, else the post raises.
-    assert bot.post(body, signed_headers(body, SIGNING_SECRET), timeout=3)[0] == 200
+    assert press(bot, "close_voting", "1", timeout=3)[0] == 200
     assert bot.store.run(1).voting_closed
     bot.slack.latency = 0.0
     verdict(bot)

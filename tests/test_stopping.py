@@ -15,7 +15,7 @@ from bot.listeners.stops import NOT_YOURS, NOTHING_TO_STOP
 from bot.render.run_messages import CLOSE_VOTING, STOP
 from bot.slack.run_thread import PLANNING
 from tests.fakes.anthropic_api import FakeAnthropicAPI, FakeReply
-from tests.fakes.signing import block_actions_body, event_body, signed_headers
+from tests.fakes.signing import event_body, signed_headers
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.helpers import (
     CHANNEL,
@@ -161,18 +161,8 @@ def test_a_stop_and_slacks_stop_event_are_acked_while_slack_is_slow(bot: Bot, he
     bot.slack.wait_for(lambda: len([v for v in bot.store.variations(1) if v.message_ts]) == 3)
     root = str(bot.store.run(1).message_ts)
     bot.slack.latency = 4.0  # longer than Slack waits for an ack
-    payload = {
-        "type": "block_actions",
-        "team": {"id": TEAM, "domain": "test"},
-        "user": {"id": USER, "team_id": TEAM},
-        "channel": {"id": CHANNEL},
-        "container": {"type": "message", "channel_id": CHANNEL},
-        "response_url": bot.slack.response_url("stop"),
-        "actions": [{"action_id": STOP, "value": "1", "type": "button"}],
-    }
-    body = block_actions_body(payload)
     # Answered within the 3 s Slack waits for an ack, else the post raises.
-    assert bot.post(body, signed_headers(body, SIGNING_SECRET), timeout=3)[0] == 200
+    assert press(bot, STOP, "1", timeout=3)[0] == 200
     event = event_body(
         {"type": "agent_session_stopped", "channel": CHANNEL, "thread_ts": root, "user": USER, "event_ts": "1.2"},
         team_id=TEAM,
